@@ -339,6 +339,16 @@ def test_did_you_mean_for_segments_and_queries(demo_home: Path) -> None:
     query = run(["query", "neon/run"], demo_home)
     assert query.exit_code == EXIT_NOT_FOUND
     assert "did you mean 'neon/runs'?" in one_error_line(query.stderr)
+    # the names are compared without the folder all of them share
+    for asked, said in (
+        ("posthog/nosuch", None),
+        ("posthog/activty_summary", "posthog/activity_summary"),
+        ("runs", "neon/runs"),
+        ("neon/activity_summary", "posthog/activity_summary"),
+    ):
+        line = one_error_line(run(["query", asked], demo_home).stderr)
+        assert f"no query named {asked!r}" in line
+        assert ("did you mean" not in line) if said is None else f"did you mean {said!r}?" in line
 
 
 def test_limit_is_honoured_with_one_segment(demo_home: Path) -> None:

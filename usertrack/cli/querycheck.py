@@ -38,12 +38,13 @@ def checked_files(library: Any, query_id: str | None = None) -> list[Any]:
     saved insight without HogQL has nothing to check)."""
     if query_id is not None:
         from usertrack.core.errors import NotFoundError, UsageError
-        from usertrack.core.rulefiles import did_you_mean
+        from usertrack.queries.library import did_you_mean_query
 
         if query_id not in library.queries:
             names = [q for q, v in library.queries.items() if v.folder == "posthog"]
             raise NotFoundError(
-                f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, names)}",
+                f"no query named {query_id!r} in {library.root}"
+                f"{did_you_mean_query(query_id, names)}",
                 hint="`usertrack query --list` shows the queries",
                 data={},  # the library's names: the files of the person who runs usertrack
             )

@@ -16,6 +16,7 @@ DuckDB SQL run over the joined per-user tables. Placeholders are always bound as
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
 import re
@@ -162,12 +163,10 @@ class QueryLibrary:
         try:
             return self.queries[query_id]
         except KeyError:
-            from usertrack.core.rulefiles import did_you_mean
-
             known = ", ".join(sorted(self.queries)) or "none"
+            close = did_you_mean_query(query_id, self.queries)
             raise NotFoundError(
-                f"no query named {query_id!r} in {self.root}{did_you_mean(query_id, self.queries)}"
-                f" (known: {known})",
+                f"no query named {query_id!r} in {self.root}{close} (known: {known})",
                 hint=self._shipped_hint(query_id),
                 data={},  # the library's names: the files of the person who runs usertrack
             ) from None
@@ -651,14 +650,30 @@ def parse_params(items: Iterable[str] | None) -> dict[str, str]:
     return given
 
 
+def did_you_mean_query(query_id: str, ids: Iterable[str]) -> str:
+    """' (did you mean 'posthog/activity'?)' for a query id not found, or ''. The names are
+    compared without their folders, which every id of a folder shares: 'posthog/nosuch' is close
+    to no file, not to every file in posthog/ ('posthog/plan_groups'). Of close names in
+    several folders, the one in the id's own folder."""
+    by_name: dict[str, list[str]] = {}
+    for each in sorted(ids):
+        by_name.setdefault(each.rpartition("/")[2], []).append(each)
+    folder, _, name = query_id.rpartition("/")
+    close = difflib.get_close_matches(name, sorted(by_name), n=1)
+    if not close:
+        return ""
+    found = by_name[close[0]]
+    best = next((each for each in found if each.rpartition("/")[0] == folder), found[0])
+    return f" (did you mean {best!r}?)"
+
+
 def runnable_query(library: Any, query_id: str) -> Query:
     """The query `query_id` of the library, one `usertrack query` can run alone."""
     if query_id not in library.queries:  # suggest and name only what `query` can run
-        from usertrack.core.rulefiles import did_you_mean
-
         runnable = [q for q, v in library.queries.items() if v.folder in STANDALONE_FOLDERS]
+        close = did_you_mean_query(query_id, runnable)
         raise NotFoundError(
-            f"no query named {query_id!r} in {library.root}{did_you_mean(query_id, runnable)}",
+            f"no query named {query_id!r} in {library.root}{close}",
             hint="`usertrack query --list` shows each query with its description and parameters",
             data={},  # the library's names: the files of the person who runs usertrack
         )
