@@ -39,7 +39,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/activity_summary",
-            "1cc03d606210b9c71ae3161a7be73da3e915f1ac427f209eb2d1a08632894c75",
+            "55287692736577772e7dc1665660175f83d7d8fbfcdd90931678c5fa764c7761",
         ),
         (
             "posthog/session_summary",
