@@ -121,10 +121,10 @@ def test_paths_live_note_a_node_no_event_has(
 
 
 # ---------------------------------------------------------------------- retention and activity
-# PostHog counts the cohorts (retention_summary.sql) and the daily series, lifecycle and active
-# days (activity_summary.sql; the heatmap is activity_hours.sql's 168 rows at most): a row per
-# cohort and period, per day and week, never one per person. With --by-segment or --segment the
-# per-person facts come instead, once (a group's count would bind its persons as a list).
+# PostHog counts the cohorts (retention_summary.sql) and the daily series, lifecycle, active
+# days, heatmap and daily volume (activity_summary.sql): a row per cohort and period, per day,
+# week and weekday-hour, never one per person. With --by-segment or --segment the per-person
+# facts come instead, once (a group's count would bind its persons as a list).
 
 
 @pytest.mark.parametrize(
@@ -152,6 +152,7 @@ def test_retention_live_is_counted_in_one_request(
 
 HOURS = "usertrack posthog/activity_hours"
 VOLUME = "usertrack posthog/activity_volume"
+SUMMARY = "usertrack posthog/activity_summary"
 
 
 @pytest.mark.parametrize(
@@ -162,25 +163,48 @@ VOLUME = "usertrack posthog/activity_volume"
         ["activity", "--days", "40", "--periods", "70"],  # past the local engine's bit masks
         ["activity", "--compare", "--days", "14"],
         ["activity", "--where", "event = '$pageview'", "--where", "properties.$browser = 'Chrome'"],
+        ["activity", "--week-start", "sunday", "--periods", "5"],
     ],
 )
-def test_activity_live_is_counted_in_three_requests_a_period(
+def test_activity_live_is_counted_in_one_request_a_period(
     live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
 ) -> None:
     doc, sent = _both(live, args)
-    assert doc["mau"] > 0
+    assert doc["mau"] > 0 and doc["hours"] and any(d["sessions"] for d in doc["daily"])
     runs = 2 if "--compare" in args else 1
-    assert len(sent) == 3 * runs  # the figures, the heatmap, sessions and events per day
-    # (with --compare the two periods' requests go side by side, in any order)
-    heatmaps = [r for r in sent if r["body"]["name"] == HOURS]
-    volumes = [r for r in sent if r["body"]["name"] == VOLUME]
-    figures = [r for r in sent if r["body"]["name"] not in (HOURS, VOLUME)]
-    assert len(heatmaps) == len(figures) == len(volumes) == runs
+    # the figures, the heatmap and the sessions and events per day in one request (with
+    # --compare the two periods' side by side, in any order)
+    figures = [r for r in sent if r["body"]["name"] == SUMMARY]
+    assert len(figures) == len(sent) == runs
     days = len(doc["daily"])
-    assert all(r["rows"] <= days for r in volumes)
-    assert all(r["rows"] <= 2 * days + len(doc["lifecycle"]) for r in figures)
-    assert all(r["rows"] <= 7 * 24 for r in heatmaps)
-    assert max(r["rows"] for r in sent) < doc["mau"]  # fewer rows than persons
+    # a row per day (the active users, the volume), week, number of active days and weekday-hour
+    assert all(r["rows"] <= 3 * days + len(doc["lifecycle"]) + 7 * 24 for r in figures)
+    assert max(r["rows"] for r in figures) < doc["mau"]  # fewer rows than persons
+
+
+def test_activity_live_from_a_summary_that_counts_no_heatmap_or_volume(
+    live: tuple[Path, FakePostHog, dict[str, str], str], tmp_path: Path
+) -> None:
+    """An edited copy of activity_summary.sql that answers none of its heatmap's and daily
+    volume's rows (as a copy made before it counted them): activity_hours.sql and
+    activity_volume.sql count them, as they did beside it, and the answer is the shipped
+    file's, live and on the local engine (which runs the copy as written)."""
+    import shutil
+
+    from usertrack.core.shipped import shipped_path
+
+    folder = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), folder)
+    path = folder / "posthog" / "activity_summary.sql"
+    text = path.read_text(encoding="utf-8")
+    rows = "WHERE y.kind != 2 OR y.i > 0"
+    assert rows in text
+    path.write_text(text.replace(rows, "WHERE y.kind < 3 AND (y.kind != 2 OR y.i > 0)"), "utf-8")
+    shipped, _ = _both(live, ["activity", "--days", "14"])
+    doc, sent = _both(live, ["activity", "--days", "14", "--queries", str(folder)])
+    assert sorted(r["body"]["name"] for r in sent) == sorted([SUMMARY, HOURS, VOLUME])
+    assert doc["hours"] and any(d["sessions"] for d in doc["daily"])
+    assert strip_live_only(doc) == strip_live_only(shipped)
 
 
 @pytest.mark.parametrize(

@@ -337,6 +337,11 @@ def test_the_weekly_dashboard_sends_its_bundles_while_the_database_works(
     what is sent alone after an answer (the paths' prefixes)."""
     first, second = weekly_shipped.asked
     assert second and first == second
+    # the activity panel's figures, heatmap and daily volume: one file a period (no
+    # activity_hours.sql nor activity_volume.sql beside activity_summary.sql)
+    files = [query_id for query_id, _values in second]
+    assert files.count("posthog/activity_summary") == 2  # the panel's period and the one before
+    assert not {"posthog/activity_hours", "posthog/activity_volume"} & set(files)
     assert len(weekly_shipped.bundles) == 3
     ended = max(end for _start, end in weekly_shipped.database)
     assert max(weekly_shipped.bundles) < ended, (weekly_shipped.bundles, ended)

@@ -4,9 +4,12 @@
 On the local engine, facts queries: queries/posthog/activity_days.sql (per person and UTC day,
 the events), activity_created.sql (each active person's creation, for "new") and
 activity_hours.sql (events by weekday and hour); everything else is worked out in DuckDB over
-those rows. Live, PostHog counts the daily series, the lifecycle and the active days itself
-(queries/posthog/activity_summary.sql) and answers a row per day and week rather than one per
-person (`from_summary`); the heatmap is activity_hours.sql's rows on both. In a live
+those rows. Live, PostHog counts the daily series, the lifecycle, the active days, the
+heatmap and each day's sessions and events itself, in one query over the events
+(queries/posthog/activity_summary.sql), and answers a row per day, week and weekday-hour
+rather than one per person (`from_summary`, `hours_and_volume`); an edited copy of the file
+that answers no heatmap or volume rows has them from activity_hours.sql and
+activity_volume.sql, as the local engine has. In a live
 --by-segment or --segment run, whose groups' counts would bind their persons as a list (past a
 few thousand persons more than ClickHouse parses in a query), the facts come instead, a row per
 person, once over everyone, and each group counts its persons' rows of them: activity_days.sql,
@@ -247,8 +250,15 @@ def activity(
     source = ws.sources[ws.library.get("posthog/activity_days").folder]
     from usertrack.analytics.activity.volume import daily_volume
 
+    # PostHog counts the figures, the heatmap and the daily volume in one query, but not a
+    # --by-segment or --segment group's (summary_fits)
+    from usertrack.analytics.by_segment import summary_fits
+
+    summarized = (
+        not by_account and counts_asked(source, ws.library.get(SUMMARY_QUERY)) and summary_fits(ws)
+    )
     volume_ahead = None
-    if source.is_live and source.max_concurrent != 1:
+    if not summarized and source.is_live and source.max_concurrent != 1:
         # live, its request goes out beside the counts' (it depends on nothing of theirs)
         from usertrack.analytics.by_segment import Background
 
@@ -256,26 +266,19 @@ def activity(
             lambda: daily_volume(ws, as_of, first_day, days), "usertrack-volume"
         )
     try:
-        # PostHog counts the figures, but not a --by-segment or --segment group's (summary_fits)
-        from usertrack.analytics.by_segment import summary_fits
-
         notes: tuple[str, ...] = ()
-        if (
-            not by_account
-            and counts_asked(source, ws.library.get(SUMMARY_QUERY))
-            and summary_fits(ws)
-        ):
-            series, lifecycle, active_days, hours = _summarized(
+        if summarized:
+            series, lifecycle, active_days, hours, volume = _summarized(
                 ws, as_of, since, first_day, last_day, weeks, progress
             )
         else:
             series, lifecycle, active_days, hours, notes = _counted(
                 ws, as_of, since, first_day, last_day, weeks, progress, by_account, series_only
             )
-        if volume_ahead is not None:
-            volume = volume_ahead.result()
-        else:
-            volume = daily_volume(ws, as_of, first_day, len(series), progress)
+            if volume_ahead is not None:
+                volume = volume_ahead.result()
+            else:
+                volume = daily_volume(ws, as_of, first_day, len(series), progress)
     except BaseException:
         for meanwhile in (previous, volume_ahead):  # done with the sources before the
             if meanwhile is not None:  # workspace closes them
@@ -307,35 +310,74 @@ def _summarized(
     last_day: date,
     weeks: list[date],
     progress: Any,
-) -> tuple[list[Day], list[LifecyclePeriod], list[tuple[int, int]], dict[Any, Any]]:
-    """The figures as PostHog counts them (activity_summary.sql) and the heatmap's rows."""
+) -> tuple[
+    list[Day],
+    list[LifecyclePeriod],
+    list[tuple[int, int]],
+    dict[Any, Any],
+    dict[date, tuple[int, int]] | None,
+]:
+    """The figures as PostHog counts them (activity_summary.sql), with the heatmap's rows and
+    each day's sessions and events (None in a group's run: volume.py) from the same query,
+    or from activity_hours.sql and activity_volume.sql where the file answers none (an edited
+    copy of an older activity_summary.sql)."""
+    from usertrack.analytics.activity import volume as daily
+
     if progress:
         progress("fetching active users")
     days = (last_day - first_day).days + 1
+    midnight = datetime.combine(first_day, datetime.min.time())
     result = ws.run_query(
         SUMMARY_QUERY,
         as_of,
         since=since,
-        first_day=datetime.combine(first_day, datetime.min.time()),
+        first_day=midnight,
         days=days,
         first_week=datetime.combine(weeks[0], datetime.min.time()),
         periods=len(weeks),
         week_start=starting(weeks),
     )
-    series, lifecycle, active_days = from_summary(
-        list(result.columns), [tuple(r) for r in result.rows], first_day, days, weeks
-    )
-    if progress:
-        progress("fetching events by hour")
-    heat = ws.run_query(
-        "posthog/activity_hours", as_of, since=datetime.combine(first_day, datetime.min.time())
-    )
-    hours = {(int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in heat.rows}
-    return series, lifecycle, active_days, hours
+    columns, rows = list(result.columns), [tuple(r) for r in result.rows]
+    series, lifecycle, active_days = from_summary(columns, rows, first_day, days, weeks)
+    hours, volume = hours_and_volume(columns, rows, first_day, days)
+    # An active day has events, so rows of both kinds: a file that answers an active day and
+    # none of them counts neither; without one there is nothing for them to count (nor asked
+    # in a dashboard's rehearsal, whose answers are empty: usertrack.dashboards.prefetch)
+    active = any(day.dau for day in series)
+    if active and not hours:
+        if progress:
+            progress("fetching events by hour")
+        heat = ws.run_query("posthog/activity_hours", as_of, since=midnight)
+        hours = {(int(wd), int(h)): (int(e), int(p)) for wd, h, e, p in heat.rows}
+    if not daily.counted(ws):
+        return series, lifecycle, active_days, hours, None
+    if active and not volume:
+        volume = daily.daily_volume(ws, as_of, first_day, days, progress) or {}
+    return series, lifecycle, active_days, hours, volume
 
 
 # activity_summary.sql's kinds of rows (its column kind).
-_DAY, _WEEK, _ACTIVE_DAYS = 0, 1, 2
+_DAY, _WEEK, _ACTIVE_DAYS, _HOUR, _VOLUME = 0, 1, 2, 3, 4
+
+
+def hours_and_volume(
+    columns: list[str], rows: list[tuple[Any, ...]], first_day: date, days: int
+) -> tuple[dict[tuple[int, int], tuple[int, int]], dict[date, tuple[int, int]]]:
+    """The heatmap and each day's volume from the rows of activity_summary.sql: of kind 3,
+    each weekday-hour's (`i`: (weekday - 1) * 24 + hour) events and persons, as
+    activity_hours.sql answers them (by (weekday, hour)); of kind 4, each day's (`i` days from
+    `first_day`) sessions and events, as activity_volume.sql's (by day). Both empty from a file
+    that answers no such rows."""
+    at = {c: i for i, c in enumerate(columns)}
+    hours: dict[tuple[int, int], tuple[int, int]] = {}
+    volume: dict[date, tuple[int, int]] = {}
+    for row in rows:
+        kind, i = int(row[at["kind"]]), int(row[at["i"]])
+        if kind == _HOUR:
+            hours[(i // 24 + 1, i % 24)] = (int(row[at["a"]]), int(row[at["b"]]))
+        elif kind == _VOLUME and 0 <= i < days:
+            volume[first_day + timedelta(days=i)] = (int(row[at["b"]]), int(row[at["a"]]))
+    return hours, volume
 
 
 def from_summary(
