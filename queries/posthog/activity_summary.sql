@@ -41,8 +41,9 @@
 -- 2, for each number n >= 1 of the {days} days a person was active on (`i` = n): in `a` the
 --    persons active on exactly n of them (stickiness; no row for a number nobody has);
 -- 3, for each hour of the week with events from {first_day} (`i` = its cell), the heatmap: in
---    `a` its events, in `b` the persons with any (each person once: in the first of their
---    groups with that cell, `firsts`; events without a person in none, as uniqExact skips a
+--    `a` its events, in `b` the persons with any (each person once: their groups' cells are
+--    sorted, `hours`, and a person counts in the first of each run of a cell, so with no
+--    search of the array per group; events without a person in none, as uniqExact skips a
 --    NULL);
 -- 4, for each of the {days} days with events (`i` as in kind 0): in `a` its events, in `b`
 --    its sessions as PostHog's trends math `unique_session` counts them
@@ -87,17 +88,17 @@ FROM (
                                     if(has(p.weeks, w - 1) AND NOT (p.known AND has(p.weeks, w)), 1, 0), NULL),
                          arrayFilter(w -> has(p.weeks, w) OR has(p.weeks, w - 1), range(0, {periods}))) AS week_rows,
                 length(arrayFilter(t -> t >= 0 AND t < {days}, p.days)) - 0 AS active,
-                arrayMap(k -> tuple(3, arrayElement(p.cells, k), arrayElement(p.counts, k), if(p.known AND arrayElement(p.firsts, k), 1, 0), 0, 0, NULL),
+                arrayMap(k -> tuple(3, arrayElement(p.cells, k), arrayElement(p.counts, k),
+                                    if(p.known AND (k = 1 OR arrayElement(p.cells, k - 1) != arrayElement(p.cells, k)), 1, 0), 0, 0, NULL),
                          range(1, length(p.cells) + 1)) AS hour_rows,
                 arrayMap(t -> tuple(4, tupleElement(t, 1), tupleElement(t, 3), 0, 0, 0, tupleElement(t, 2)), p.visits) AS volume_rows
             FROM (
                 SELECT
                     g.days AS days,
                     g.weeks AS weeks,
-                    g.cells AS cells,
-                    g.counts AS counts,
+                    arrayMap(t -> tupleElement(t, 1), g.hours) AS cells,
+                    arrayMap(t -> tupleElement(t, 2), g.hours) AS counts,
                     g.visits AS visits,
-                    arrayMap(k -> indexOf(g.cells, arrayElement(g.cells, k)) = k, range(1, length(g.cells) + 1)) AS firsts,
                     isNotNull(g.person_id) AS known,
                     if({week_start} = 'sunday',
                        dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, c.created_at + INTERVAL 1 DAY),
@@ -109,8 +110,7 @@ FROM (
                         groupUniqArray(if({week_start} = 'sunday',
                             dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, h.midnight + INTERVAL 1 DAY),
                             dateDiff('week', toDateTime({first_week}, 'UTC'), h.midnight))) AS weeks,
-                        groupArrayIf(h.cell, h.day >= 0) AS cells,
-                        groupArrayIf(h.events, h.day >= 0) AS counts,
+                        arraySort(groupArrayIf(tuple(h.cell, h.events), h.day >= 0)) AS hours,
                         groupArrayIf(tuple(h.day, h.sid, h.events), h.day >= 0) AS visits
                     FROM (
                         SELECT

@@ -39,7 +39,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/activity_summary",
-            "55287692736577772e7dc1665660175f83d7d8fbfcdd90931678c5fa764c7761",
+            "e8d56c9928610c58ae141d4138fc136ef19365573d47b02565fdb8658c093594",
         ),
         (
             "posthog/session_summary",
