@@ -9,12 +9,14 @@ fast or a loaded machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -249,18 +251,12 @@ def in_c_wait(pid: int, mutex: int) -> None:
     time.sleep(0.5)  # neither can be read here: let it get there
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
-    """The main thread held in C code that never returns (a lock a native library waits on):
-    Python's handler cannot run there, but the watchdog hears the Ctrl-C itself, so the process
-    ends with the one line and 130, after the grace or at once on a second Ctrl-C. One Ctrl-C
-    waits out a grace of a second (the shipped one is 3 s: the same watchdog, a shorter wait);
-    two are held to end within the shipped grace."""
-    from usertrack.core.interrupts import GRACE_SECONDS
-
-    grace = 1.0 if presses == 1 else GRACE_SECONDS
+@contextlib.contextmanager
+def stuck_in_c(script: str, grace: float) -> Iterator[subprocess.Popen[str]]:
+    """`script` run with `grace`, once its main thread waits in C on the mutex it printed
+    ("stuck ADDRESS"); killed on the way out if it still runs."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", STUCK_IN_C, str(grace)],
+        [sys.executable, "-c", script, str(grace)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -271,16 +267,30 @@ def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
         word, address = proc.stdout.readline().split()
         assert word == "stuck"
         in_c_wait(proc.pid, int(address))
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_ends_a_main_thread_stuck_in_c(presses: int) -> None:
+    """The main thread held in C code that never returns (a lock a native library waits on):
+    Python's handler cannot run there, but the watchdog hears the Ctrl-C itself, so the process
+    ends with the one line and 130, after the grace or at once on a second Ctrl-C. One Ctrl-C
+    waits out a grace of a second (the shipped one is 3 s: the same watchdog, a shorter wait);
+    two are held to end within the shipped grace."""
+    from usertrack.core.interrupts import GRACE_SECONDS
+
+    grace = 1.0 if presses == 1 else GRACE_SECONDS
+    with stuck_in_c(STUCK_IN_C, grace) as proc:
         sent = time.monotonic()
         for _ in range(presses):
             proc.send_signal(signal.SIGINT)
             time.sleep(0.05)
         _, stderr = proc.communicate(timeout=ENDS_WITHIN)
         took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130 and stderr == "usertrack: interrupted\n", stderr
     if presses == 2:
         assert took < grace, took
@@ -326,27 +336,13 @@ def test_ctrl_c_cancels_the_commands_work_while_the_main_thread_is_stuck_in_c() 
     stop at once even while the main thread is held in C code, well within the grace after
     which the process leaves."""
     grace = 6.0
-    proc = subprocess.Popen(
-        [sys.executable, "-c", STUCK_WITH_WORK, str(grace)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with stuck_in_c(STUCK_WITH_WORK, grace) as proc:
         assert proc.stdout is not None
-        word, address = proc.stdout.readline().split()
-        assert word == "stuck"
-        in_c_wait(proc.pid, int(address))
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         line = proc.stdout.readline()
         cancelled_after = time.monotonic() - sent
         _, stderr = proc.communicate(timeout=ENDS_WITHIN)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert line == "cancelled\n", (line, stderr)
     assert cancelled_after < grace / 2, cancelled_after  # not at the process's end
     assert proc.returncode == 130 and stderr == "usertrack: interrupted\n", stderr
