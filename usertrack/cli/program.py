@@ -501,8 +501,7 @@ def cancelled_by_ctrl_c() -> Iterator[CancelToken]:
     interrupt, PostHog's async queries deleted) and every wait on a thread of the command's
     ends, even while the main thread is held in C code and has not raised the interrupt yet."""
     token = CancelToken()
-    interrupts.when_interrupted(token.cancel)
-    with cancel_scope(token):
+    with interrupts.when_interrupted(token.cancel), cancel_scope(token):
         yield token
 
 

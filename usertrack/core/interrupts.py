@@ -111,13 +111,19 @@ def command_ends() -> None:
     _running = False
 
 
-def when_interrupted(callback: Callable[[], object]) -> None:
-    """Call `callback` the moment the command's first Ctrl-C arrives, on the watchdog's thread,
-    before the grace begins: the command's cancel token, so that its queries are cancelled on
-    their servers and its threads stop waiting even while the main thread is held in C code
-    and cannot yet raise the interrupt. Not during a block that holds Ctrl-C (`held`): that
-    block raises it when it is over."""
+@contextlib.contextmanager
+def when_interrupted(callback: Callable[[], object]) -> Iterator[None]:
+    """Within the block, call `callback` the moment the command's first Ctrl-C arrives, on the
+    watchdog's thread, before the grace begins: the command's cancel token, so that its queries
+    are cancelled on their servers and its threads stop waiting even while the main thread is
+    held in C code and cannot yet raise the interrupt. Not during a block that holds Ctrl-C
+    (`held`): that block raises it when it is over."""
     _on_interrupt.append(callback)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            _on_interrupt.remove(callback)
 
 
 def happened() -> bool:
@@ -236,6 +242,6 @@ def _watch(fd: int) -> None:
             leave()
         if seen and deadline is None:
             deadline = time.monotonic() + GRACE_SECONDS
-            for callback in _on_interrupt:
+            for callback in list(_on_interrupt):
                 with contextlib.suppress(Exception):  # best effort: the grace ends it anyway
                     callback()
