@@ -36,7 +36,9 @@
 -- medianExactLow and medianExactHigh, as ClickHouse's quantileExactInclusive(0.5) gives it,
 -- which HogQL lacks, NULL for the other kinds; the bounces and the sessions with a pageview), 1 its length bucket (0-30s, 30s-2m, 2m-5m, 5m-15m, 15m-30m, 30m+ as 0..5), 2 its
 -- entry page, 3 its exit page (no row for none), 4 its device type, 5 browser, 6 country (''
--- for none). Per kind, the first
+-- for none). The seven are fanned out as (k, value) pairs, one arrayJoin of tuples, so that a
+-- session's row is copied with its value only, not with all six texts it holds (0.3 to 0.8 s of
+-- ClickHouse's CPU at 10.7 M events, docs/performance.md). Per kind, the first
 -- {top} values by sessions, ties by value with '' last. A missing text is '' throughout.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
@@ -54,33 +56,27 @@ FROM (
         row_number() OVER (PARTITION BY k ORDER BY count() DESC, value = '', value) AS place
     FROM (
         SELECT
-            j.k AS k,
-            multiIf(
-                j.k = 1, toString(j.bucket),
-                j.k = 2, j.entry_page,
-                j.k = 3, j.exit_page,
-                j.k = 4, j.device_type,
-                j.k = 5, j.browser,
-                j.k = 6, j.country,
-                ''
-            ) AS value,
+            tupleElement(j.kv, 1) AS k,
+            tupleElement(j.kv, 2) AS value,
             j.person AS person,
             j.us AS us,
             j.bounce AS bounce,
             j.viewed AS viewed
         FROM (
             SELECT
-                arrayJoin([0, 1, 2, 3, 4, 5, 6]) AS k,
+                arrayJoin([
+                    tuple(0, ''),
+                    tuple(1, toString(n.bucket)),
+                    tuple(2, n.entry_page),
+                    tuple(3, n.exit_page),
+                    tuple(4, n.device_type),
+                    tuple(5, n.browser),
+                    tuple(6, n.country)
+                ]) AS kv,
                 n.person AS person,
                 n.us AS us,
-                n.bucket AS bucket,
                 n.bounce AS bounce,
-                n.viewed AS viewed,
-                n.entry_page AS entry_page,
-                n.exit_page AS exit_page,
-                n.device_type AS device_type,
-                n.browser AS browser,
-                n.country AS country
+                n.viewed AS viewed
             FROM (
                 SELECT
                     dense_rank() OVER (ORDER BY s.person) AS person,

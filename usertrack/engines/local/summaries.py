@@ -43,7 +43,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/session_summary",
-            "21b975807350dd4a7415ebba3924083d438cb14a6734ad6d614ca5d4997f2b45",
+            "f06d53232842a423f7957ae156a75e4d19ba5b8cf91714314dca5194800b6ba0",
         ),
         (
             "posthog/paths_summary",
