@@ -84,10 +84,10 @@ class Ahead:
     def settle(self) -> None:
         """Wait for whatever still runs, so the workspace is then closed under no query; once
         cancelled, a moment at most (a cancelled query ends at once), as
-        usertrack.segments.profiles.run_by_source waits for its lanes."""
+        usertrack.engines.concurrency.stop_all waits."""
         import time
 
-        from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
+        from usertrack.engines.concurrency import CANCEL_GRACE_SECONDS
 
         deadline = time.monotonic() + CANCEL_GRACE_SECONDS
         for started in self._work.values():

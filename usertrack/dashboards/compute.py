@@ -463,7 +463,7 @@ def side_by_side(
 
     from usertrack.core.errors import Cancelled
     from usertrack.engines.base import CancelToken, cancel_scope, current_token
-    from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
+    from usertrack.engines.concurrency import CANCEL_GRACE_SECONDS
 
     lane = [i for i, p in enumerate(panels) if p.analysis in DATABASE_PANELS]
     here = [i for i in range(len(panels)) if i not in lane]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from usertrack.core.bounds import return_freed_memory
 from usertrack.engines.base import CancelToken, Result, Source, cancel_scope, current_token
-from usertrack.engines.concurrency import Background
+from usertrack.engines.concurrency import Background, stop_all
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -301,20 +301,6 @@ def keep(
     return_freed_memory()
 
 
-def stop(sending: list[Background[Any]]) -> None:
-    """Cancel what is still being sent and wait a moment at most for it to end (a cancelled
-    request ends at once), as usertrack.segments.profiles.run_by_source waits for its lanes."""
-    import time
-
-    from usertrack.segments.profiles import CANCEL_GRACE_SECONDS
-
-    for each in sending:
-        each.cancel()
-    deadline = time.monotonic() + CANCEL_GRACE_SECONDS
-    for each in sending:
-        each.settle(max(0.0, deadline - time.monotonic()))
-
-
 def _rows(result: Result) -> Result:
     """`result` with its rows as Python values (the panels asked for no Arrow table)."""
     if result.arrow is None:
@@ -382,7 +368,7 @@ def rehearsed(
             return_freed_memory()
             keep(wrapped["posthog"], dealt, sending)
         except BaseException:
-            stop(sending)
+            stop_all(sending)  # what is still being sent
             raise
         yield True
     finally:

@@ -24,17 +24,21 @@ import contextvars
 import threading
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from usertrack.engines.base import CancelToken, cancel_scope, current_token
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 T = TypeVar("T")
 
 # How long one wait lasts before it is begun again: a Ctrl-C is seen within this.
 WAIT_STEP_S = 0.25
+# How long a failing or interrupted command waits for its other work to stop after cancelling
+# it (a cancelled query or wait ends at once), so that no source is closed under a query still
+# winding down; never longer.
+CANCEL_GRACE_SECONDS = 1.0
 
 
 class Background(Generic[T]):
@@ -97,3 +101,13 @@ class Background(Generic[T]):
     ) -> None:
         if error is not None:
             self.cancel()  # the caller gave up: the work's answer is no one's
+
+
+def stop_all(works: Iterable[Background[Any]]) -> None:
+    """Cancel each of `works`, then wait for them to end, CANCEL_GRACE_SECONDS at most in all."""
+    started = list(works)
+    for each in started:
+        each.cancel()
+    deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+    for each in started:
+        each.settle(max(0.0, deadline - time.monotonic()))

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 RESERVED_COLUMNS = {"email", "in_posthog", "in_neon", "as_of"}
 
 Progress = Callable[[str], None]
-# How long a failing command waits for its other sources to stop after cancelling them.
-CANCEL_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -123,6 +121,7 @@ def run_by_source(
     import time
 
     from usertrack.engines.base import CancelToken, cancel_scope, current_token
+    from usertrack.engines.concurrency import CANCEL_GRACE_SECONDS
 
     token = CancelToken().cancelled_with(current_token())  # and with the work it is part of
     over = LARGE_RESULT if arrow_over is None else arrow_over
