@@ -935,3 +935,15 @@ def serve(store_path: Path, **options: Any) -> Iterator[FakePostHog]:
         yield fake
     finally:
         fake.stop()
+
+
+@contextmanager
+def serve_demo(home: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
+    """The demo of `home` live: its events served by a FakePostHog (project 4242), its
+    database started, and the environment that points usertrack at both."""
+    from usertrack.demo.generator import ensure_demo, start_demo_postgres
+
+    demo = ensure_demo(home)
+    uri = start_demo_postgres(demo)
+    with serve(demo.events_path, project_id=4242) as fake:
+        yield fake, live_env(fake, uri)

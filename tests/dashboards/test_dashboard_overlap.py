@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run
-from tests.posthog_server import FakePostHog, live_env, serve
+from tests.posthog_server import FakePostHog, serve_demo
 from usertrack.core.errors import EXIT_CONNECTION
-from usertrack.demo.generator import ensure_demo, start_demo_postgres
 
 # The weekly dashboard's moment in tests/engines/test_query_counts.py: the same bundle texts,
 # which the tests' PostHog parses once.
@@ -32,10 +31,8 @@ WEEKLY = ["report", "weekly", "--as-of", AS_OF]
 
 @pytest.fixture(scope="module")
 def live(demo_home: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
-    demo = ensure_demo(demo_home)
-    uri = start_demo_postgres(demo)
-    with serve(demo.events_path, project_id=4242) as fake:
-        yield fake, live_env(fake, uri)
+    with serve_demo(demo_home) as served:
+        yield served
 
 
 def bundles_sent(fake: FakePostHog, since: int) -> int:

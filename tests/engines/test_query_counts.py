@@ -17,16 +17,13 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import run
-from tests.posthog_server import FakePostHog, live_env, serve
-from usertrack.demo.generator import ensure_demo, start_demo_postgres
+from tests.posthog_server import FakePostHog, serve_demo
 
 
 @pytest.fixture(scope="module")
 def live(demo_home: Path) -> Iterator[tuple[FakePostHog, dict[str, str]]]:
-    demo = ensure_demo(demo_home)
-    uri = start_demo_postgres(demo)
-    with serve(demo.events_path, project_id=4242) as fake:
-        yield fake, live_env(fake, uri)
+    with serve_demo(demo_home) as served:
+        yield served
 
 
 def query_posts(fake: FakePostHog) -> int:
