@@ -90,14 +90,12 @@ def _parsed(text: str) -> str:
     parses the text alone, the values put in after). A text it refuses is refused each time:
     by its answer, kept; by an exception, parsed again."""
     _KNOWN.add(text)
-    folder = os.environ.get(SHARED_PARSES)
-    if not folder:
+    kept = _kept(text)
+    if kept is None:
         return _parse(text)
     import fcntl
-    import hashlib
 
-    Path(folder).mkdir(mode=0o700, exist_ok=True)  # pytest empties its -n 0 root as it starts
-    kept = Path(folder) / hashlib.sha256(text.encode()).hexdigest()
+    kept.parent.mkdir(mode=0o700, exist_ok=True)  # pytest empties its -n 0 root as it starts
     # Under a lock of the text's own: a worker that needs a text another is parsing waits for
     # its answer rather than parse it beside it.
     with open(kept.with_suffix(".lock"), "a+") as lock:
@@ -109,6 +107,15 @@ def _parsed(text: str) -> str:
         kept.with_suffix(".part").write_text(parsed, encoding="utf-8")
         kept.with_suffix(".part").replace(kept)
         return parsed
+
+
+def _kept(text: str) -> Path | None:
+    """Where the session's parse of `text` is kept (None: no shared folder, a developer's run
+    in a folder of their own)."""
+    import hashlib
+
+    folder = os.environ.get(SHARED_PARSES)
+    return Path(folder) / hashlib.sha256(text.encode()).hexdigest() if folder else None
 
 
 # PostHog runs an async query in a worker process (a Celery task), apart from the web process
@@ -127,14 +134,11 @@ def parse_apart(text: str) -> float:
     """`text` parsed in a child process, unless this process or the session has its parse
     already, and kept for `parse_select`; the child's CPU seconds for it (counted in
     PARSE_SECONDS too)."""
-    folder = os.environ.get(SHARED_PARSES)
     if text in _KNOWN or text in _APART:
         return 0.0
-    if folder:
-        import hashlib
-
-        if (Path(folder) / hashlib.sha256(text.encode()).hexdigest()).exists():
-            return 0.0
+    kept = _kept(text)
+    if kept is not None and kept.exists():
+        return 0.0
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
