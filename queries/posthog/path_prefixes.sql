@@ -32,8 +32,8 @@
 -- approach's start (`starts`: such a path begins where its sequence does), one of
 -- {path_steps} - 1 nodes anywhere in it (`windows`). The cut sequences alike are counted once,
 -- with how many they are (`p`). A prefix or approach no sequence follows has no row.
--- usertrack sends it with a --to, or where paths_summary.sql answered no prefix counts (an
--- edited copy); otherwise paths_summary.sql counts the prefixes in the same query.
+-- usertrack sends it where paths_summary.sql answered no prefix counts or, with a --to, no
+-- approach counts (an edited copy); otherwise paths_summary.sql counts both in the same query.
 -- usertrack works each top path's completion, drop-off per step and conversion rate out of
 -- them (usertrack/analytics/paths/completion.py, conversion.py).
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed

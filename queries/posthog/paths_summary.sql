@@ -43,9 +43,19 @@
 -- edges by the texts `step_source` and `step+1_target` (PostHog's ORDER BY), summed edges by
 -- source, then target. And 6, each prefix of a top path (its first k nodes, k from 1: `path`)
 -- with the cut sequences whose first k nodes are that prefix (`sequences`), as path_prefixes.sql
--- counts them (kind 0), so that usertrack needs no second query for them without a --to:
--- counted from the paths' own rows (kind 1, every path before the {top} are taken: `begun`),
--- a prefix kept when one of the top paths begins with it (`begins_top`), in order of its nodes.
+-- counts them (kind 0), so that usertrack needs no second query for them: counted from the
+-- paths' own rows (kind 1, every path before the {top} are taken: `begun`), a prefix kept when
+-- one of the top paths begins with it (`begins_top`), in order of its nodes. And 7, with a
+-- {path_to}, each top path's steps before the goal (its approach: the path without its last
+-- node, `path`) with the sequences that follow it (`sequences`), as path_prefixes.sql counts
+-- them (kind 1): every sequence holding the {path_from} node (those that never reach {path_to}
+-- too) has its own approach, its nodes from its first {path_from} node (or its start) up to its
+-- first {path_to} node after it, or to its end (`approach`, `reach` nodes long); it follows
+-- each of its starts shorter than {path_steps} - 1 nodes (`starts`: such a path begins where
+-- its sequence does) and each of its windows of {path_steps} - 1 nodes (`windows`), each once.
+-- Those are counted beside the cut sequences (`approaching` 1, a row of kind 7 alone; `l`,
+-- grouped alike in `p`), and an approach is kept when it is a top path's (`goal`, from the
+-- kind-1 rows as kind 6's are: `begins_top`), the most followed first, ties by their nodes.
 -- A missing text is ''.
 -- {filters} is PostHog's filter slot: TRUE, or the --where expressions, ANDed
 -- (usertrack/analytics/where.py).
@@ -64,7 +74,7 @@ FROM (
         max(tupleElement(u.r, 7)) AS begins_top
     FROM (
         SELECT
-            arrayJoin(arrayConcat(w.own, w.begun)) AS r,
+            arrayJoin(arrayConcat(w.own, w.begun, w.goal)) AS r,
             w.step AS step,
             w.a AS a,
             w.b AS b
@@ -74,12 +84,15 @@ FROM (
                 t.a AS a,
                 t.b AS b,
                 arraySlice([tuple(t.kind, t.path, t.sequences, t.from_found, t.to_found, t.place, 0)], 1,
-                           if(t.kind = 0 OR t.place <= if(t.kind = 4, {edge_limit}, {top}), 1, 0)) AS own,
+                           if(t.kind = 0 OR t.kind = 7 OR t.place <= if(t.kind = 4, {edge_limit}, {top}), 1, 0)) AS own,
                 arrayMap(j -> tuple(6, arraySlice(t.path, 1, j), t.sequences, 0, 0, 0, if(t.place <= {top}, 1, 0)),
-                         range(1, if(t.kind = 1, length(t.path), 0) + 1)) AS begun
+                         range(1, if(t.kind = 1, length(t.path), 0) + 1)) AS begun,
+                arrayMap(j -> tuple(7, t.approach, 0, 0, 0, 0, if(t.place <= {top}, 1, 0)), range(0, t.goals)) AS goal
             FROM (
     SELECT
         kind, step, a, b, path,
+        arraySlice(path, 1, length(path) - 1) AS approach,
+        if(kind = 1 AND {path_to} != '', 1, 0) AS goals,
         sum(held) AS sequences,
         sum(has_from) AS from_found,
         sum(has_to) AS to_found,
@@ -102,12 +115,18 @@ FROM (
             if(tupleElement(x.r, 1) = 0, x.has_to, 0) AS has_to
         FROM (
             SELECT
-                arrayJoin(arrayConcat(
-                    [tuple(0, 0, '', '', ['']), tuple(1, 0, '', '', d.path),
-                     tuple(2, 0, d.entry, '', ['']), tuple(3, 0, d.exit, '', [''])],
-                    d.positional,
-                    d.summed
-                )) AS r,
+                arrayJoin(arrayConcat(y.own, y.positional, y.summed)) AS r,
+                y.held AS held,
+                y.alike AS alike,
+                y.has_from AS has_from,
+                y.has_to AS has_to
+            FROM (
+            SELECT
+                arraySlice([tuple(0, 0, '', '', ['']), tuple(1, 0, '', '', d.path),
+                            tuple(2, 0, d.entry, '', ['']), tuple(3, 0, d.exit, '', ['']),
+                            tuple(7, 0, '', '', d.path)], d.lead, d.kinds) AS own,
+                d.positional AS positional,
+                d.summed AS summed,
                 d.held AS held,
                 d.sequences AS alike,
                 d.has_from AS has_from,
@@ -121,16 +140,39 @@ FROM (
                     if(p.held = 1, arrayElement(p.path, 1), '') AS entry,
                     p.exit AS exit,
                     p.path AS path,
-                    arrayMap(j -> tuple(4, j, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']), range(1, length(p.path))) AS positional,
-                    arrayMap(j -> tuple(5, 0, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']), range(1, length(p.path))) AS summed
+                    1 + 4 * p.approaching AS lead,
+                    4 - 3 * p.approaching AS kinds,
+                    arrayMap(j -> tuple(4, j, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']), range(1, (1 - p.approaching) * length(p.path))) AS positional,
+                    arrayMap(j -> tuple(5, 0, arrayElement(p.path, j), arrayElement(p.path, j + 1), ['']), range(1, (1 - p.approaching) * length(p.path))) AS summed
                 FROM (
                     SELECT
+                        tupleElement(l.r, 1) AS approaching,
+                        tupleElement(l.r, 2) AS held,
+                        tupleElement(l.r, 3) AS path,
+                        tupleElement(l.r, 4) AS exit,
+                        count() AS sequences,
+                        sum(l.has_from) AS has_from,
+                        sum(l.has_to) AS has_to
+                    FROM (
+                    SELECT
+                        arrayJoin(arrayConcat(i.own, i.approaches)) AS r,
+                        i.has_from AS has_from,
+                        i.has_to AS has_to
+                    FROM (
+                    SELECT
+                        h.has_from AS has_from,
+                        h.has_to AS has_to,
+                        [tuple(0, h.held, h.path, h.exit)] AS own,
+                        arrayMap(x -> tuple(1, 1, x, ''), arrayConcat(h.starts, h.windows)) AS approaches
+                    FROM (
+                    SELECT
                         c.held AS held,
+                        c.has_from AS has_from,
+                        c.has_to AS has_to,
                         arraySlice(c.nodes, if(c.held = 1, c.first, 1), c.held * c.size) AS path,
                         if(c.held = 1, arrayElement(c.nodes, c.last), '') AS exit,
-                        count() AS sequences,
-                        sum(c.has_from) AS has_from,
-                        sum(c.has_to) AS has_to
+                        arrayMap(j -> arraySlice(c.approach, 1, j), range(0, c.begins)) AS starts,
+                        arrayDistinct(arrayMap(j -> arraySlice(c.approach, j, {path_steps} - 1), range(1, c.windows + 1))) AS windows
                     FROM (
                         SELECT
                             k.actor AS actor,
@@ -141,7 +183,10 @@ FROM (
                             k.first AS first,
                             k.last AS last,
                             k.tail AS tail,
-                            if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size
+                            if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size,
+                            arraySlice(k.nodes, greatest(k.lo, 1), k.reach) AS approach,
+                            if({path_to} = '' OR k.lo = 0, 0, least(k.reach + 1, {path_steps} - 1)) AS begins,
+                            greatest(0, k.reach - {path_steps} + 2) AS windows
                         FROM (
                             SELECT
                                 s.actor AS actor,
@@ -149,10 +194,12 @@ FROM (
                                 s.has_to AS has_to,
                                 s.nodes AS nodes,
                                 s.stop AS stop,
+                                s.lo AS lo,
                                 if(s.lo > 0 AND ({path_to} = '' OR s.found > 0), 1, 0) AS held,
                                 s.lo + if({path_to} = '', 0, greatest(0, s.found - {path_steps})) AS first,
                                 if({path_to} = '', s.stop, s.lo + s.found - 1) AS last,
-                                if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail
+                                if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail,
+                                CASE WHEN {path_to} = '' OR s.lo = 0 THEN 0 WHEN s.found > 0 THEN s.found - 1 ELSE s.stop - s.lo + 1 END AS reach
                             FROM (
                                 SELECT
                                     q.actor AS actor,
@@ -226,18 +273,22 @@ FROM (
                             ) AS s
                         ) AS k
                     ) AS c
-                    GROUP BY held, path, exit
+                    ) AS h
+                    ) AS i
+                    ) AS l
+                    GROUP BY approaching, held, path, exit
                 ) AS p
             ) AS d
+            ) AS y
         ) AS x
     ) AS v
     WHERE v.kind = 0 OR v.held > 0
     GROUP BY kind, step, a, b, path
             ) AS t
-            WHERE t.kind <= 1 OR t.place <= if(t.kind = 4, {edge_limit}, {top})
+            WHERE t.kind <= 1 OR t.kind = 7 OR t.place <= if(t.kind = 4, {edge_limit}, {top})
         ) AS w
     ) AS u
     GROUP BY kind, step, a, b, path
 ) AS z
-WHERE kind != 6 OR begins_top = 1
+WHERE kind < 6 OR begins_top = 1
 ORDER BY kind, place, path

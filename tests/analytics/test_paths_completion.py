@@ -1,6 +1,6 @@
 """Paths' completion, drop-off per step and conversion rate (docs/metrics.md, "Completion and
 drop-off"), on the hand-made events of tests/analytics/test_paths.py, on both engines: the local one
-and the live one (queries/posthog/path_prefixes.sql on the tests' PostHog, ClickHouse).
+and the live one (queries/posthog/paths_summary.sql on the tests' PostHog, ClickHouse).
 
 Every figure is worked out here from those events, never copied from output.
 """

@@ -78,27 +78,65 @@ def test_sessions_live_are_figures_in_one_request(
         ["paths", "--steps", "20", "--days", "60", "--where", "properties.$browser = 'Chrome'"],
     ],
 )
-def test_paths_live_are_figures_in_one_request_or_two_with_to(
+def test_paths_live_are_figures_in_one_request(
     live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
 ) -> None:
     doc, sent = _both(live, args)
     assert doc["edges"] and doc["paths"]
-    to = "--to" in args
-    assert len(sent) == (2 if to else 1)
+    assert len(sent) == 1
     # all, then per kind the top paths, entry and exit nodes, summed edges and positional edges,
-    # and the sequences beginning each prefix of the top paths (a row a prefix, the completion
-    # the local engine gives)
+    # the sequences beginning each prefix of the top paths (a row a prefix, the completion the
+    # local engine gives) and, with --to, a row for each top path's steps before the goal
+    # (followed by its own sequences at least)
     prefixes = {tuple(p["nodes"][:k]) for p in doc["paths"] for k in range(1, len(p["nodes"]) + 1)}
-    assert sent[0]["rows"] <= 1 + 4 * 20 + 50 + len(prefixes)
+    approaches = {tuple(p["nodes"][:-1]) for p in doc["paths"]} if "--to" in args else set()
+    assert 1 + len(doc["paths"]) + len(prefixes) + len(approaches) <= sent[0]["rows"]
+    assert sent[0]["rows"] <= 1 + 4 * 20 + 50 + len(prefixes) + len(approaches)
     assert sent[0]["rows"] < doc["total_sequences"]  # fewer rows than sequences, let alone events
-    if to:
-        # then path_prefixes.sql: the prefixes again and a row for each top path's steps before
-        # the goal (followed by its own sequences at least)
-        approaches = {tuple(p["nodes"][:-1]) for p in doc["paths"]}
-        assert sent[1]["rows"] == len(prefixes) + len(approaches)
     assert all(0 < p["completion"] <= 1 for p in doc["paths"])
     for c in doc.get("conversions", {}).get("paths", []):
         assert 0 < c["conversion_rate"] <= 1 and c["conversions"] <= c["followed"]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "args"),
+    [
+        # a copy made before it counted the steps before the goal: path_prefixes.sql counts them
+        (7, ["paths", "--to", "/settings", "--steps", "4"]),
+        # ... or before it counted the prefixes too: path_prefixes.sql counts both
+        (6, ["paths", "--from", "/dashboard", "--to", "/settings", "--top", "5"]),
+        (6, ["paths", "--steps", "4"]),
+    ],
+)
+def test_paths_live_from_a_summary_that_counts_no_prefixes_or_approaches(
+    live: tuple[Path, FakePostHog, dict[str, str], str],
+    tmp_path: Path,
+    kinds: int,
+    args: list[str],
+) -> None:
+    """An edited copy of paths_summary.sql that answers no rows of kind `kinds` and after
+    (kind 6, the top paths' prefixes; kind 7, with --to, the steps before the goal):
+    path_prefixes.sql counts them after it, as it did beside an older copy, and the answer is
+    the shipped file's, live and on the local engine (which runs the copy as written)."""
+    import shutil
+
+    from usertrack.core.shipped import shipped_path
+
+    folder = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), folder)
+    path = folder / "posthog" / "paths_summary.sql"
+    text = path.read_text(encoding="utf-8")
+    rows = "WHERE kind < 6 OR begins_top = 1"
+    assert rows in text
+    path.write_text(text.replace(rows, f"WHERE kind < {kinds} AND ({rows[6:]})"), "utf-8")
+    shipped, sent = _both(live, args)
+    assert len(sent) == 1
+    doc, sent = _both(live, [*args, "--queries", str(folder)])
+    names = [r["body"]["name"] for r in sent]
+    assert names == ["usertrack posthog/paths_summary", "usertrack posthog/path_prefixes"]
+    assert doc["paths"] and strip_live_only(doc) == strip_live_only(shipped)
+    if "--to" in args:
+        assert any(c["followed"] > c["conversions"] for c in doc["conversions"]["paths"])
 
 
 def test_paths_live_note_a_node_no_event_has(

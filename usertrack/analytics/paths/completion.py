@@ -4,9 +4,10 @@ k nodes, k from 1), and the completion and drop-off per step worked out of those
 --to, the conversion rate: usertrack.analytics.paths.conversion).
 
 Live, PostHog counts the prefixes in the query that counts the top paths
-(queries/posthog/paths_summary.sql's kind 6), or with --to in one more query after it
-(queries/posthog/path_prefixes.sql, with every prefix of the top paths it answered); locally
-they are counted from the same cut sequences the top paths are counted from (`prefix_counts`).
+(queries/posthog/paths_summary.sql's kind 6), or, where an edited copy of that file counts
+none, in one more query after it (queries/posthog/path_prefixes.sql, with every prefix of the
+top paths it answered); locally they are counted from the same cut sequences the top paths are
+counted from (`prefix_counts`).
 """
 
 from __future__ import annotations

@@ -318,16 +318,19 @@ def unknown_nodes(start: str | None, end: str | None, known: Mapping[str, int]) 
 
 
 # paths_summary.sql's kinds of rows (its column kind).
-_ALL, _PATH, _ENTRY, _EXIT, _EDGE, _EDGE_TOTAL, _PREFIX = 0, 1, 2, 3, 4, 5, 6
+_ALL, _PATH, _ENTRY, _EXIT, _EDGE, _EDGE_TOTAL, _PREFIX, _APPROACH = 0, 1, 2, 3, 4, 5, 6, 7
+Counts = dict[tuple[str, ...], int]
 
 
 def from_summary(
     columns: list[str], rows: list[tuple[Any, ...]], start: str | None, end: str | None
-) -> tuple[dict[str, Any], bool, dict[tuple[str, ...], int]]:
+) -> tuple[dict[str, Any], bool, Counts, Counts]:
     """`summarize`'s fields from the rows of paths_summary.sql (nodes as texts, '' for none),
     whether a --from/--to node is in no sequence (then `notes` still needs the nodes there are),
-    and the cut sequences beginning each prefix of the top paths (kind 6, as path_prefixes.sql's
-    kind 0 counts them; empty from a file that answers no such rows)."""
+    the cut sequences beginning each prefix of the top paths (kind 6, as path_prefixes.sql's
+    kind 0 counts them) and, with --to, the sequences following each top path's steps before
+    the goal (kind 7, as its kind 1 counts them); each empty from a file that answers no such
+    rows."""
     at = {c: i for i, c in enumerate(columns)}
     found: dict[str, Any] = {
         "notes": (),
@@ -341,7 +344,8 @@ def from_summary(
         "edge_totals": [],
     }
     missing = start is not None or end is not None
-    begun: dict[tuple[str, ...], int] = {}
+    begun: Counts = {}
+    follow: Counts = {}
     for row in rows:
         kind, n = int(row[at["kind"]]), int(row[at["sequences"]])
         a, b = row[at["a"]], row[at["b"]]
@@ -362,8 +366,10 @@ def from_summary(
             found["edge_totals"].append((a, b, n))
         elif kind == _PREFIX:
             begun[tuple(row[at["path"]])] = n
+        elif kind == _APPROACH:
+            follow[tuple(row[at["path"]])] = n
     found["edges"] = reachable(found["edges"])
-    return found, missing, begun
+    return found, missing, begun, follow
 
 
 def _event_params(span: DateRange, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -403,21 +409,21 @@ def _summarized(ws: Workspace, as_of: datetime, asked: _Asked) -> dict[str, Any]
         SUMMARY_QUERY, as_of, **params, top=int(asked.top), edge_limit=int(asked.edge_limit)
     )
     rows = [tuple(r) for r in result.rows]
-    found, missing, begun = from_summary(list(result.columns), rows, start, end)
-    if found["paths"] and (end is not None or not begun):
-        # one more query: with --to, how many sequences follow each top path's steps before the
-        # goal (and begin its prefixes); without, the prefixes, where the file counted none (an
-        # edited copy of an older paths_summary.sql)
+    found, missing, begun, follow = from_summary(list(result.columns), rows, start, end)
+    if found["paths"] and (not begun or (end is not None and not follow)):
+        # one more query where the file counted no prefixes or, with --to, no steps before the
+        # goal (an edited copy of an older paths_summary.sql): the prefixes and, with --to, how
+        # many sequences follow each top path's steps before the goal
         wanted = completion.prefixes_of(found["paths"])
         approaches = [] if end is None else conversion.approaches_of(found["paths"])
         got = ws.run_query(
             completion.PREFIXES_QUERY, as_of, **params, prefixes=wanted, approaches=approaches
         )
         begun, follow = completion.prefix_rows(list(got.columns), [tuple(r) for r in got.rows])
-        if end is not None:
-            found["followed"] = conversion.from_approach_rows(found["paths"], follow)
     if found["paths"]:
         found["prefixes"] = completion.from_prefix_rows(found["paths"], begun)
+        if end is not None:
+            found["followed"] = conversion.from_approach_rows(found["paths"], follow)
     if missing:
         schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
         params = _event_params(span, kinds)

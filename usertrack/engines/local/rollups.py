@@ -612,7 +612,7 @@ PATH_EVENTS = Shortcut(
 # cutting them all again in the file; an edited file runs as written (`prefixes.as_written`).
 PATH_PREFIXES = Shortcut(
     "posthog/path_prefixes",
-    "62f770ae275e494ccdc87e56a64f04c8a3941ff69f1372e0d62ed867967742be",
+    "6443b62ea046f27c9e03b0573bd484a47fa49b71a2d474969264e643ada2a912",
     "path_prefixes",
     "",
     filters=ANY_FILTER,

@@ -47,7 +47,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/paths_summary",
-            "1399575b555f0d560a2ada751b97f19b736b93de195d96e139befa5c25cb5504",
+            "3b345b883fcb7b1d3dfd6839a7582a419757dc55f7311fac032e610bbcb61dd9",
         ),
     )
 )
