@@ -1,10 +1,11 @@
 """A PostHog capture stand-in: real HTTP on 127.0.0.1 taking what posthog-python posts to /batch/
-(gzip included), recording every event. `fail` answers every post with that status instead.
+(gzip included), recording every event. `fail` answers every post with that status instead
+(with a Retry-After of `retry_after` seconds, when given).
 
 For crash and concurrency tests: `stall_after = n` lets n posts through, then takes the next one's
 events (or not, with `take_stalled = False`), sets `stalled` and never answers until `release` is
 set (the client is killed meanwhile); `hold_first = s` holds the answer to the first post until
-another post arrives or s seconds pass."""
+another post arrives, the test sets `let_first_go`, or s seconds pass."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ class FakeCapture:
         self.events: list[dict[str, Any]] = []
         self.posts: list[dict[str, Any]] = []  # path, gzip, api_key of every post
         self.fail: int | None = None
+        self.retry_after: float | None = None
         self.stall_after: int | None = None
         self.take_stalled = True
         self.stalled = threading.Event()
         self.release = threading.Event()
         self.hold_first: float | None = None
-        self.another_post = threading.Event()
+        self.let_first_go = threading.Event()  # set by another post, or by the test
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.capture = self  # type: ignore[attr-defined]
@@ -56,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             number = len(capture.posts)
             if number > 1:
-                capture.another_post.set()
+                capture.let_first_go.set()
             stall = capture.stall_after is not None and number > capture.stall_after
             status = capture.fail or 200
             taken = not stall or capture.take_stalled
@@ -67,9 +69,11 @@ class _Handler(BaseHTTPRequestHandler):
             capture.release.wait(60)
             return  # no answer: the client was killed meanwhile
         if number == 1 and capture.hold_first:
-            capture.another_post.wait(capture.hold_first)
+            capture.let_first_go.wait(capture.hold_first)
         text = b'{"status": 1}' if status == 200 else b'{"error": "down"}'
         self.send_response(status)
+        if status != 200 and capture.retry_after is not None:
+            self.send_header("Retry-After", f"{capture.retry_after:g}")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(text)))
         self.end_headers()

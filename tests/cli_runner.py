@@ -66,3 +66,28 @@ def query_listing(folder: Path) -> dict[str, list[str]]:
         else:
             current.append(line.strip())
     return out
+
+
+def all_have_open(path: Path, pids: list[int]) -> bool:
+    """Whether every process of `pids` has `path` open (Linux's /proc/PID/fd): with a lock
+    file, that each has come to the lock, the one holding it or waiting for it."""
+    import os
+
+    target = os.path.realpath(path)
+    for pid in pids:
+        fds = Path(f"/proc/{pid}/fd")
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            return False
+        opened = False
+        for name in names:
+            try:
+                opened = os.readlink(fds / name) == target
+            except OSError:
+                continue
+            if opened:
+                break
+        if not opened:
+            return False
+    return True

@@ -18,7 +18,8 @@ import pytest
 
 from tests import handmade
 from tests.capture_server import serve
-from tests.cli_runner import REPO, run
+from tests.cli_runner import REPO, all_have_open, run
+from usertrack.act.sync import RETRIES
 from usertrack.core.style import counted
 
 KEY = "phc_TestProjectKey0123456789SECRET"
@@ -102,12 +103,15 @@ def test_a_failing_capture_host_leaves_the_users_pending_and_the_rerun_sends_the
 ) -> None:
     home = tmp_path / "home"
     with serve() as capture:
-        capture.fail = 500
+        # Each post is retried (RETRIES) after the host's Retry-After, short here: the backoff's
+        # own waits (0.5, 1 and 2 s) are the deadline test's
+        capture.fail, capture.retry_after = 500, 0.05
         failed = _sync(
             home, env, "--apply", POSTHOG_CAPTURE_HOST=capture.url, POSTHOG_PROJECT_API_KEY=KEY
         )
         assert failed.exit_code == 5, failed.stderr
         assert "stay pending" in failed.stderr and KEY not in failed.stderr
+        assert len(capture.posts) == RETRIES + 1  # retried, after the Retry-After
         # Every stderr line is usertrack's (the SDK's own "[PostHog] error uploading" is not).
         assert all(ln.startswith("usertrack: ") for ln in failed.stderr.splitlines()), failed.stderr
         doc = json.loads((home / "posthog-sync.json").read_text())
@@ -355,8 +359,16 @@ def test_two_concurrent_applies_send_each_user_once(tmp_path: Path, env: dict[st
     first sent: nothing left. (Without the lock both would send everyone.)"""
     home = tmp_path / "home"
     with serve() as capture:
-        capture.hold_first = 8.0  # the first run holds the lock while the second comes to it
+        # The first run holds the lock, its first post unanswered, until the second has come to
+        # the lock (both have its file open: the second waits); 8 s at most, as a fixed hold was.
+        capture.hold_first = 8.0
         runs = [_start(home, env, capture.url, "--batch-size", "1") for _ in range(2)]
+        deadline = time.monotonic() + capture.hold_first
+        pids = [r.pid for r in runs]
+        while not capture.let_first_go.is_set() and time.monotonic() < deadline:
+            if capture.posts and all_have_open(home / "sync.lock", pids):
+                capture.let_first_go.set()
+            time.sleep(0.01)
         outs = [run.communicate(timeout=120) for run in runs]
         for run, (out, err) in zip(runs, outs, strict=True):
             assert run.returncode == 0, err
