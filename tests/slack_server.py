@@ -1,8 +1,9 @@
 """A Slack incoming-webhook stand-in: real HTTP on 127.0.0.1 that records what it received.
 
 `script` is the list of answers for the next posts, in order, each a status code, or
-("slow", seconds) to hold the answer that long, or (429, retry_after); once it is used up every
-post is answered 200 "ok" as Slack does. `received` holds the JSON bodies of every post Slack
+("slow", seconds) to hold the answer that long, or ("held",) to hold it until the test sets
+`release` (a minute at most), or (429, retry_after); once it is used up every post is answered
+200 "ok" as Slack does. `received` holds the JSON bodies of every post Slack
 would have taken (2xx); `attempts` counts every post, answered or not.
 
 Like Slack, it checks every message against Block Kit's limits (`block_kit_problems`: section
@@ -40,6 +41,7 @@ class FakeSlack:
         self.refused: list[dict[str, Any]] = []
         self.problems: list[str] = []
         self.lock = threading.Lock()
+        self.release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.slack = self  # type: ignore[attr-defined]
 
@@ -53,7 +55,10 @@ class FakeSlack:
             step = self.script.pop(0) if self.script else 200
         delay = 0.0
         headers: dict[str, str] = {}
-        if isinstance(step, tuple) and step[0] == "slow":
+        if step == ("held",):
+            self.release.wait(60)
+            status = 200
+        elif isinstance(step, tuple) and step[0] == "slow":
             delay, status = float(step[1]), 200
         elif isinstance(step, tuple):
             status, headers = step[0], {"Retry-After": str(step[1])}
@@ -172,5 +177,6 @@ def serve() -> Iterator[FakeSlack]:
     try:
         yield slack
     finally:
+        slack.release.set()
         slack.server.shutdown()
         slack.server.server_close()

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests import handmade
-from tests.cli_runner import run
+from tests.cli_runner import all_have_open, run
 from tests.slack_server import serve
 
 AS_OF = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
@@ -756,7 +756,9 @@ def test_two_notify_runs_at_once_post_each_alert_once(tmp_path: Path, env: dict[
     exe = Path(sys.executable).parent / "usertrack"
     home = tmp_path / "home"
     with serve() as slack:
-        slack.script = [("slow", 0.4)] * 20  # both runs reach Slack while the other posts
+        # The first run's first post is held until the second run has come to the lock (both
+        # have its file open: the second waits); 8 s at most.
+        slack.script = [("held",)]
         child_env = {
             **os.environ,
             **env,
@@ -770,6 +772,13 @@ def test_two_notify_runs_at_once_post_each_alert_once(tmp_path: Path, env: dict[
             )
             for _ in range(2)
         ]
+        deadline = time.monotonic() + 8
+        pids = [p.pid for p in procs]
+        while time.monotonic() < deadline:
+            if slack.attempts and all_have_open(home / "alerts.lock", pids):
+                break
+            time.sleep(0.01)
+        slack.release.set()
         outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     texts = [m["text"] for m in slack.received]
@@ -794,7 +803,7 @@ def test_kill_9_while_sending_loses_nothing_and_repeats_only_the_post_in_flight(
     exe = Path(sys.executable).parent / "usertrack"
     home = tmp_path / "home"
     with serve() as slack:
-        slack.script = [200] * taken + [("slow", 1.5)]
+        slack.script = [200] * taken + [("held",)]
         child_env = {**os.environ, **env, "USERTRACK_HOME": str(home),
                      "SLACK_WEBHOOK_URL": slack.url}  # fmt: skip
         argv = [str(exe), "-q", "alerts", "--as-of", AS_OF_TEXT, "--notify", "slack"]
@@ -806,7 +815,8 @@ def test_kill_9_while_sending_loses_nothing_and_repeats_only_the_post_in_flight(
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert slack.attempts == taken + 1
-        # Slack takes the post in flight after its delay (1.5 s), its answer never read
+        # Slack takes the post in flight once the run is killed, its answer never read
+        slack.release.set()
         deadline = time.monotonic() + 30
         while len(slack.received) < taken + 1 and time.monotonic() < deadline:
             time.sleep(0.01)
