@@ -12,7 +12,8 @@ only cost time.
   gives `default_rows` rows plus `hasMore`/`limit`/`offset`; any LIMIT is capped at `max_rows`
   without a word. HogQL the engine cannot run is 400 `validation_error` with the engine's message.
   More than `max_concurrent` queries at once are refused with 429 (PostHog's concurrency limit);
-  `query_delay` holds every query that long, to provoke it; `latency(text, values)`, when set,
+  `query_delay` holds every query that long, to provoke it (`query_hold`, an Event, until the
+  test sets it: a minute at most); `latency(text, values)`, when set,
   holds each query the seconds it answers (bench/posthog_pulls.py: a simulated scan cost).
   With `reject_offset`, any OFFSET is refused with PostHog's 400 for personal-API-key queries;
   with `refuse_packed`, a packed request (usertrack's whole result as tuples in arrays,
@@ -301,6 +302,7 @@ class FakePostHog:
         self.max_concurrent = max_concurrent
         # Knobs tests may set at any time.
         self.query_delay = 0.0
+        self.query_hold: threading.Event | None = None
         self.latency: Callable[[str, dict[str, Any]], float] | None = None
         self.reject_offset = False
         self.refuse_packed = False
@@ -669,6 +671,8 @@ class FakePostHog:
         try:
             if self.query_delay:
                 time.sleep(self.query_delay)
+            if self.query_hold is not None:
+                self.query_hold.wait(60)
             if self.latency is not None:
                 time.sleep(self.latency(text, values))
             return 200, self.execute(text, values, modifiers), {}

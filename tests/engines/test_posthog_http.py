@@ -690,9 +690,9 @@ def test_at_most_three_queries_in_flight(fake: FakePostHog) -> None:
 def test_the_fake_refuses_a_fourth_concurrent_query(fake: FakePostHog) -> None:
     import httpx
 
-    # Long enough that all five are in flight at once on a loaded machine (the clients are made
-    # first and the posts let go together).
-    fake.query_delay = 2.0
+    # The queries taken are held until the other two are refused: all five in flight at once,
+    # however loaded the machine (the clients are made first and the posts let go together).
+    fake.query_hold = threading.Event()
     url = f"{fake.url}/api/projects/{PROJECT}/query/"
     body = {"query": {"kind": "HogQLQuery", "query": "SELECT 1 AS one FROM events LIMIT 1"}}
     codes: list[int] = []
@@ -707,6 +707,12 @@ def test_the_fake_refuses_a_fourth_concurrent_query(fake: FakePostHog) -> None:
     threads = [threading.Thread(target=post, args=(c,)) for c in clients]
     for t in threads:
         t.start()
+    try:
+        deadline = time.monotonic() + 4  # within the clients' read timeout (httpx's 5 s)
+        while fake.concurrency_refusals < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        fake.query_hold.set()
     for t in threads:
         t.join()
     for c in clients:
