@@ -452,3 +452,75 @@ def test_the_bound_leaves_room_for_the_stacks_of_many_databases_threads(tmp_path
         ["-c", script], {"USERTRACK_HOME": str(tmp_path), "USERTRACK_DUCKDB_MEMORY": "300MB"}
     )
     assert code == 0, stderr
+
+
+# A rule whose constant part is costly: DuckDB folds constants while it binds the text, so the
+# check that binds a rule before anything runs does the whole work.
+_COSTLY = "len(list_filter(range(200000000), lambda x: x % 7 = 1)) > 0"
+
+
+def test_binding_a_rule_is_held_to_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from usertrack.checks import sandbox
+    from usertrack.core.errors import LimitError
+    from usertrack.segments.rules import check_rules, load_segments
+
+    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.5")
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(
+        f'segments:\n  - id: probe\n    name: Probe\n    action: Nothing\n    rule: "{_COSTLY}"\n'
+    )
+    con = sandbox.connect()
+    try:
+        con.execute("CREATE TABLE profile AS SELECT 'a@x.io' AS email, 3 AS run_count")
+        with pytest.raises(LimitError, match=rf"^{rules}: the rules: stopped after 0\.5 s"):
+            check_rules(load_segments(rules), con, datetime(2026, 11, 1, tzinfo=UTC))
+    finally:
+        con.close()
+
+
+def test_binding_a_failures_when_is_held_to_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from usertrack.core.errors import LimitError
+    from usertrack.reports.failures import load_failure_rules
+
+    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.5")
+    path = tmp_path / "failures.yaml"
+    path.write_text(
+        "categories: {Infrastructure: Platform}\nrules:\n"
+        "  - name: 'Probe: slow'\n    category: Infrastructure\n    match: x\n"
+        f'    when: "{_COSTLY}"\n'
+    )
+    with pytest.raises(LimitError, match=rf"^{path}: the rules: stopped after 0\.5 s"):
+        load_failure_rules(path)
+
+
+@pytest.mark.parametrize(
+    ("rule", "stopped"),
+    [
+        (_COSTLY, "segments.yaml:4: account segment 'probe': the rule:"),  # bound before it runs
+        # a column in it: nothing to fold, the classification itself is stopped
+        (_COSTLY.replace("(200000000)", "(200000000 + runs * 0)"), "the account segments:"),
+    ],
+)
+def test_an_account_segment_is_held_to_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rule: str, stopped: str
+) -> None:
+    from usertrack.core.errors import LimitError
+    from usertrack.segments.account_rules import segments_of_columns
+    from usertrack.segments.rules import load_segments
+
+    monkeypatch.setenv("USERTRACK_DUCKDB_TIMEOUT", "0.5")
+    rules = tmp_path / "segments.yaml"
+    rules.write_text(
+        "segments:\n  - {id: everyone, name: Everyone, action: Nothing, rule: 'true'}\n"
+        "account_segments:\n  - id: probe\n    name: Probe\n"
+        f'    rule: "{rule}"\n    action: Nothing\n'
+    )
+    with pytest.raises(LimitError, match=r"stopped after 0\.5 s") as raised:
+        segments_of_columns(load_segments(rules), ["runs"], [[1, 2]], 2)
+    assert stopped in str(raised.value)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.checks.sandbox import time_limit
 from usertrack.core.errors import EXIT_USAGE, UsertrackError
 from usertrack.core.filecache import parsed
 from usertrack.core.rulefiles import did_you_mean, read_rule_mapping, reject_unknown_keys
@@ -232,7 +233,8 @@ def _check_expressions(spec: FailureRules) -> None:
             if rule.when is None:
                 continue
             try:
-                desc = con.execute(f"SELECT (\n{rule.when}\n) FROM failure LIMIT 0").description
+                with time_limit(con, f"{spec.path}: the rules"):  # binding folds constants
+                    desc = con.execute(f"SELECT (\n{rule.when}\n) FROM failure LIMIT 0").description
             except duckdb.BinderException as e:
                 raise RulesFileError(binder_message(where, "when", e, columns, available)) from None
             except duckdb.Error as e:
@@ -259,7 +261,8 @@ def _all_valid(con: duckdb.DuckDBPyConnection, spec: FailureRules) -> bool:
         con.execute(f"SELECT {', '.join(tests)}").fetchall()
         if whens:
             bound = ", ".join(f"(\n{w}\n)" for w in whens)
-            desc = con.execute(f"SELECT {bound} FROM failure LIMIT 0").description
+            with time_limit(con, f"{spec.path}: the rules"):  # binding folds constants
+                desc = con.execute(f"SELECT {bound} FROM failure LIMIT 0").description
             if len(desc) != len(whens) or any(str(d[1]) != "BOOLEAN" for d in desc):
                 return False
     except duckdb.Error:
@@ -369,8 +372,6 @@ def categorize(
     objects only to be counted).
     """
     import duckdb
-
-    from usertrack.checks.sandbox import time_limit
 
     arrow = getattr(rows, "arrow", None)
     numbered_here = arrow is not None and not remember

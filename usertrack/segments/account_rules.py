@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from usertrack.checks.sandbox import time_limit
 from usertrack.checks.sql_checks import UnsafeSQLError, check_expression
 from usertrack.core.errors import SegmentsFileError, first_line
 
@@ -54,7 +55,8 @@ def segments_of_columns(
             _check(seg, con, columns)
         cases = " ".join(f"WHEN ({seg.rule}) THEN {i}" for i, seg in enumerate(segments))
         try:
-            found = con.execute(f"SELECT CASE {cases} END FROM accounts ORDER BY _n").fetchall()
+            with time_limit(con, f"{spec.path}: the account segments"):
+                found = con.execute(f"SELECT CASE {cases} END FROM accounts ORDER BY _n").fetchall()
         except duckdb.Error as e:
             raise SegmentsFileError(
                 f"{spec.path}: account segments cannot be evaluated: {first_line(e)}"
@@ -141,7 +143,8 @@ def _check(seg: Segment, con: Any, columns: list[str]) -> None:
     except UnsafeSQLError as e:
         raise SegmentsFileError(f"{seg.label}: {e}") from None
     try:
-        desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM accounts LIMIT 0").description
+        with time_limit(con, f"{seg.label}: the rule"):  # binding folds its constant parts
+            desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM accounts LIMIT 0").description
     except duckdb.BinderException as e:
         raise SegmentsFileError(binder_message(seg.label, "rule", e, columns, available)) from None
     except duckdb.Error as e:

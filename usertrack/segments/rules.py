@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usertrack.checks.sandbox import time_limit
 from usertrack.checks.sql_checks import (
     UnsafeSQLError,
     check_expression,
@@ -546,7 +547,11 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
         except UnsafeSQLError as e:
             raise SegmentsFileError(f"{where}: {e}") from None
         try:
-            desc = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0").description
+            # binding folds a rule's constant parts, which DuckDB evaluates then: as bounded as
+            # the classification itself
+            with time_limit(con, f"{spec.path}: the rules"):
+                bound = con.execute(f"SELECT (\n{seg.rule}\n) AS m FROM {relation} LIMIT 0")
+                desc = bound.description
         except duckdb.BinderException as e:
             close = 3 if seg.label else 1
             raise SegmentsFileError(
@@ -564,7 +569,8 @@ def check_rules(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datet
                 " (compare it: run_count > 5)"
             )
         try:
-            con.execute(f"SELECT * FROM {relation} ORDER BY {seg.order}\n LIMIT 0")
+            with time_limit(con, f"{spec.path}: the rules"):
+                con.execute(f"SELECT * FROM {relation} ORDER BY {seg.order}\n LIMIT 0")
         except duckdb.BinderException as e:
             raise SegmentsFileError(binder_message(where, "order", e, columns, available)) from None
         except duckdb.Error as e:
@@ -610,8 +616,6 @@ def classify(spec: SegmentsFile, con: duckdb.DuckDBPyConnection, as_of: datetime
         f"CASE WHEN \"__seg_{i}\" THEN '{seg.id}' END" for i, seg in enumerate(spec.segments)
     )
     import duckdb
-
-    from usertrack.checks.sandbox import time_limit
 
     stamp = naive_utc(as_of).isoformat(sep=" ")
     try:
