@@ -61,7 +61,7 @@ SELECT
     y.kind AS kind,
     y.i AS i,
     sum(y.a) AS a,
-    if(y.kind = 4, uniqExact(y.tag), sum(y.b)) AS b,
+    CASE WHEN y.kind = 4 THEN uniqExact(y.tag) ELSE sum(y.b) END AS b,
     sum(y.c) AS c,
     sum(y.d) AS d
 FROM (
@@ -69,27 +69,27 @@ FROM (
         tupleElement(s.r, 1) AS kind,
         tupleElement(s.r, 2) AS i,
         tupleElement(s.r, 3) AS a,
-        if(tupleElement(s.r, 4) > 0, 1, 0) AS b,
-        if(tupleElement(s.r, 5) > 0, 1, 0) AS c,
+        CASE WHEN tupleElement(s.r, 4) > 0 THEN 1 ELSE 0 END AS b,
+        CASE WHEN tupleElement(s.r, 5) > 0 THEN 1 ELSE 0 END AS c,
         tupleElement(s.r, 6) AS d,
         tupleElement(s.r, 7) AS tag
     FROM (
         SELECT arrayJoin(arrayConcat(arrayFilter(t -> tupleElement(t, 5) > 0, x.day_rows), x.week_rows, [tuple(2, x.active, 1, 0, 0, 0, NULL)], x.hour_rows, x.volume_rows)) AS r
         FROM (
             SELECT
-                arrayMap(j -> tuple(0, j, if(has(p.days, j), 1, 0),
+                arrayMap(j -> tuple(0, j, CASE WHEN has(p.days, j) THEN 1 ELSE 0 END,
                                     length(arrayFilter(t -> t >= j - 6 AND t <= j, p.days)),
                                     length(arrayFilter(t -> t >= j - 29 AND t <= j, p.days)), 0, NULL),
                          range(0, {days})) AS day_rows,
                 arrayMap(w -> tuple(1, w,
-                                    if(has(p.weeks, w) AND p.created_week = w, 1, 0),
-                                    if(has(p.weeks, w) AND NOT p.created_week = w AND p.known AND has(p.weeks, w - 1), 1, 0),
-                                    if(has(p.weeks, w) AND NOT p.created_week = w AND NOT (p.known AND has(p.weeks, w - 1)), 1, 0),
-                                    if(has(p.weeks, w - 1) AND NOT (p.known AND has(p.weeks, w)), 1, 0), NULL),
+                                    CASE WHEN has(p.weeks, w) AND p.created_week = w THEN 1 ELSE 0 END,
+                                    CASE WHEN has(p.weeks, w) AND NOT p.created_week = w AND p.known AND has(p.weeks, w - 1) THEN 1 ELSE 0 END,
+                                    CASE WHEN has(p.weeks, w) AND NOT p.created_week = w AND NOT (p.known AND has(p.weeks, w - 1)) THEN 1 ELSE 0 END,
+                                    CASE WHEN has(p.weeks, w - 1) AND NOT (p.known AND has(p.weeks, w)) THEN 1 ELSE 0 END, NULL),
                          arrayFilter(w -> has(p.weeks, w) OR has(p.weeks, w - 1), range(0, {periods}))) AS week_rows,
                 length(arrayFilter(t -> t >= 0 AND t < {days}, p.days)) - 0 AS active,
                 arrayMap(k -> tuple(3, arrayElement(p.cells, k), arrayElement(p.counts, k),
-                                    if(p.known AND (k = 1 OR arrayElement(p.cells, k - 1) != arrayElement(p.cells, k)), 1, 0), 0, 0, NULL),
+                                    CASE WHEN p.known AND (k = 1 OR arrayElement(p.cells, k - 1) != arrayElement(p.cells, k)) THEN 1 ELSE 0 END, 0, 0, NULL),
                          range(1, length(p.cells) + 1)) AS hour_rows,
                 arrayMap(t -> tuple(4, tupleElement(t, 1), tupleElement(t, 3), 0, 0, 0, tupleElement(t, 2)), p.visits) AS volume_rows
             FROM (
@@ -100,16 +100,16 @@ FROM (
                     arrayMap(t -> tupleElement(t, 2), g.hours) AS counts,
                     g.visits AS visits,
                     isNotNull(g.person_id) AS known,
-                    if({week_start} = 'sunday',
-                       dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, c.created_at + INTERVAL 1 DAY),
-                       dateDiff('week', toDateTime({first_week}, 'UTC'), c.created_at)) AS created_week
+                    CASE WHEN {week_start} = 'sunday'
+                       THEN dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, c.created_at + INTERVAL 1 DAY)
+                       ELSE dateDiff('week', toDateTime({first_week}, 'UTC'), c.created_at) END AS created_week
                 FROM (
                     SELECT
                         h.person_id AS person_id,
                         groupUniqArray(h.day) AS days,
-                        groupUniqArray(if({week_start} = 'sunday',
-                            dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, h.midnight + INTERVAL 1 DAY),
-                            dateDiff('week', toDateTime({first_week}, 'UTC'), h.midnight))) AS weeks,
+                        groupUniqArray(CASE WHEN {week_start} = 'sunday'
+                            THEN dateDiff('week', toDateTime({first_week}, 'UTC') + INTERVAL 1 DAY, h.midnight + INTERVAL 1 DAY)
+                            ELSE dateDiff('week', toDateTime({first_week}, 'UTC'), h.midnight) END) AS weeks,
                         arraySort(groupArrayIf(tuple(h.cell, h.events), h.day >= 0)) AS hours,
                         groupArrayIf(tuple(h.day, h.sid, h.events), h.day >= 0) AS visits
                     FROM (
@@ -124,8 +124,8 @@ FROM (
                             SELECT
                                 person_id,
                                 dateDiff('day', toDateTime({first_day}, 'UTC'), timestamp) AS day,
-                                if(timestamp >= toDateTime({first_day}, 'UTC'), (toDayOfWeek(timestamp) - 1) * 24 + toHour(timestamp), -1) AS cell,
-                                if(timestamp >= toDateTime({first_day}, 'UTC'), nullIf($session_id, ''), NULL) AS sid,
+                                CASE WHEN timestamp >= toDateTime({first_day}, 'UTC') THEN (toDayOfWeek(timestamp) - 1) * 24 + toHour(timestamp) ELSE -1 END AS cell,
+                                CASE WHEN timestamp >= toDateTime({first_day}, 'UTC') THEN nullIf($session_id, '') ELSE NULL END AS sid,
                                 count() AS events
                             FROM events
                             WHERE timestamp >= toDateTime({since}, 'UTC')

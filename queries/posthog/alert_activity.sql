@@ -131,8 +131,8 @@ SELECT
     p.name AS name,
     -- (a person without a current page: NULL; ClickHouse fills a LEFT JOIN's missing row with
     -- '' and 1970-01-01, DuckDB with NULL)
-    if(o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC'), o.current_page, NULL) AS current_page,
-    if(o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC'), o.page_since, NULL) AS page_since,
+    CASE WHEN o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC') THEN o.current_page ELSE NULL END AS current_page,
+    CASE WHEN o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC') THEN o.page_since ELSE NULL END AS page_since,
     p.last_event_at AS last_event_at,
     p.session_events AS session_events,
     p.session_errors AS session_errors,
@@ -144,9 +144,9 @@ SELECT
         AND p.last_event != '$pageleave' AS in_session,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave'
-        AND if(o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC'),
-               o.page_since < toDateTime({as_of}, 'UTC') - toIntervalMinute({stuck_minutes}),
-               false) AS stuck_on_page,
+        AND CASE WHEN o.page_since > toDateTime('2000-01-01 00:00:00', 'UTC')
+               THEN o.page_since < toDateTime({as_of}, 'UTC') - toIntervalMinute({stuck_minutes})
+               ELSE false END AS stuck_on_page,
     p.last_event_at > toDateTime({as_of}, 'UTC') - toIntervalMinute({session_minutes})
         AND p.last_event != '$pageleave'
         AND p.recent_events < {low_activity_events} AS low_activity,

@@ -17,9 +17,9 @@
 SELECT
     toString(person_id) AS person_id,
     arrayDistinct(groupArray(
-        multiIf({period} = 'day', toDate(timestamp),
-                {period} = 'week', toMonday(timestamp),
-                toStartOfMonth(timestamp)))) AS period_start
+        CASE WHEN {period} = 'day' THEN toDate(timestamp)
+                WHEN {period} = 'week' THEN toMonday(timestamp)
+                ELSE toStartOfMonth(timestamp) END)) AS period_start
 FROM events
 WHERE timestamp >= toDateTime({since}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')

@@ -30,7 +30,7 @@ SELECT
     max(f.last_at) AS last_seen,
     countIf(f.kind = 0 AND f.last_at >= toDateTime({since}, 'UTC')) AS active_days,
     countIf(f.kind = 1 AND f.last_at >= toDateTime({since}, 'UTC')) AS breadth,
-    if(min(f.first_at) <= toDateTime({then}, 'UTC'), max(f.last_then), NULL) AS last_seen_then,
+    CASE WHEN min(f.first_at) <= toDateTime({then}, 'UTC') THEN max(f.last_then) ELSE NULL END AS last_seen_then,
     countIf(f.kind = 0 AND f.last_then >= toDateTime({then_since}, 'UTC')) AS active_days_then,
     countIf(f.kind = 1 AND f.last_then >= toDateTime({then_since}, 'UTC')) AS breadth_then
 FROM (

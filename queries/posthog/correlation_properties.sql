@@ -20,11 +20,11 @@
 SELECT
     id AS person_id,
     key,
-    if(JSONHas(properties, key) AND JSONType(properties, key) = 'String',
-       JSONExtractString(properties, key),
-       if(JSONHas(properties, key) AND JSONType(properties, key) != 'Null',
-          coalesce(toString(JSONExtractRaw(properties, key)), ''), '')) AS value,
-    if(JSONHas(properties, key), 1, 0) AS present
+    CASE WHEN JSONHas(properties, key) AND JSONType(properties, key) = 'String'
+       THEN JSONExtractString(properties, key)
+       ELSE CASE WHEN JSONHas(properties, key) AND JSONType(properties, key) != 'Null'
+          THEN coalesce(toString(JSONExtractRaw(properties, key)), '') ELSE '' END END AS value,
+    CASE WHEN JSONHas(properties, key) THEN 1 ELSE 0 END AS present
 FROM (
     SELECT id, properties, arrayJoin({keys}) AS key
     FROM persons

@@ -44,19 +44,19 @@ FROM (
                 AND e.timestamp <= toDateTime({split}, 'UTC')) AS earlier,
         countIf(e.timestamp > toDateTime({split}, 'UTC')) AS later,
         countIf(e.current AND e.used = 1 AND e.timed = 1) AS timed,
-        sum(if(e.current AND e.used = 1 AND e.timed = 1, e.value, 0)) AS seconds,
+        sum(CASE WHEN e.current AND e.used = 1 AND e.timed = 1 THEN e.value ELSE 0 END) AS seconds,
         max(e.timestamp) AS last_used
     FROM (
         SELECT
             toString(person_id) AS person_id,
             timestamp,
             timestamp > toDateTime({split}, 'UTC') AS current,
-            if({by} = 'event' OR event = 'feature_used', 1, 0) AS used,
-            if({by} = 'event', event,
-               if(event = 'feature_used', coalesce(toString(properties.feature), ''), '')) AS feature,
-            if(JSONType(properties, {duration}) IN ('Int64', 'UInt64', 'Double'), 1, 0) AS timed,
-            if(JSONType(properties, {duration}) IN ('Int64', 'UInt64', 'Double'),
-               toFloat(JSONExtractRaw(properties, {duration})), 0) AS value
+            CASE WHEN {by} = 'event' OR event = 'feature_used' THEN 1 ELSE 0 END AS used,
+            CASE WHEN {by} = 'event' THEN event
+               ELSE CASE WHEN event = 'feature_used' THEN coalesce(toString(properties.feature), '') ELSE '' END END AS feature,
+            CASE WHEN JSONType(properties, {duration}) IN ('Int64', 'UInt64', 'Double') THEN 1 ELSE 0 END AS timed,
+            CASE WHEN JSONType(properties, {duration}) IN ('Int64', 'UInt64', 'Double')
+               THEN toFloat(JSONExtractRaw(properties, {duration})) ELSE 0 END AS value
         FROM events
         WHERE timestamp > toDateTime({seen_since}, 'UTC')
           AND timestamp <= toDateTime({as_of}, 'UTC')

@@ -18,7 +18,7 @@ FROM events
 WHERE timestamp > toDateTime({split}, 'UTC')
   AND timestamp <= toDateTime({as_of}, 'UTC')
   AND ({by} = 'event' OR event = 'feature_used')
-  AND if({by} = 'event', event, coalesce(toString(properties.feature), '')) = {feature}
+  AND CASE WHEN {by} = 'event' THEN event ELSE coalesce(toString(properties.feature), '') END = {feature}
   AND NOT match(lowerUTF8(trim(JSONExtractString(person.properties, 'email'), ' \t\r\n')), {exclude_pattern})
   AND {filters}
 GROUP BY person_id

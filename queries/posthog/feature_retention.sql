@@ -22,7 +22,7 @@ SELECT
     countIf(later_uses > 0) AS retained
 FROM (
     SELECT
-        if({by} = 'event', event, coalesce(toString(properties.feature), '')) AS feature,
+        CASE WHEN {by} = 'event' THEN event ELSE coalesce(toString(properties.feature), '') END AS feature,
         person_id,
         countIf(timestamp <= toDateTime({split}, 'UTC')) AS first_uses,
         countIf(timestamp > toDateTime({split}, 'UTC')) AS later_uses

@@ -49,21 +49,18 @@ FROM (
         timestamp AS at,
         event AS step,
         concat(
-            multiIf(
-                {by} = '', '',
-                {by_of} = 'person', coalesce(JSONExtractString(person.properties, {by}), ''),
-                {by_of} = 'metadata', toString(distinct_id),
-                coalesce(JSONExtractString(properties, {by}), '')),
-            if({by2} = '', '', concat({by_sep}, multiIf(
-                {by2_of} = 'person', coalesce(JSONExtractString(person.properties, {by2}), ''),
-                {by2_of} = 'metadata', toString(distinct_id),
-                coalesce(JSONExtractString(properties, {by2}), '')))),
-            if({by3} = '', '', concat({by_sep}, multiIf(
-                {by3_of} = 'person', coalesce(JSONExtractString(person.properties, {by3}), ''),
-                {by3_of} = 'metadata', toString(distinct_id),
-                coalesce(JSONExtractString(properties, {by3}), ''))))
+            CASE WHEN {by} = '' THEN ''
+                WHEN {by_of} = 'person' THEN coalesce(JSONExtractString(person.properties, {by}), '')
+                WHEN {by_of} = 'metadata' THEN toString(distinct_id)
+                ELSE coalesce(JSONExtractString(properties, {by}), '') END,
+            CASE WHEN {by2} = '' THEN '' ELSE concat({by_sep}, CASE WHEN {by2_of} = 'person' THEN coalesce(JSONExtractString(person.properties, {by2}), '')
+                WHEN {by2_of} = 'metadata' THEN toString(distinct_id)
+                ELSE coalesce(JSONExtractString(properties, {by2}), '') END) END,
+            CASE WHEN {by3} = '' THEN '' ELSE concat({by_sep}, CASE WHEN {by3_of} = 'person' THEN coalesce(JSONExtractString(person.properties, {by3}), '')
+                WHEN {by3_of} = 'metadata' THEN toString(distinct_id)
+                ELSE coalesce(JSONExtractString(properties, {by3}), '') END) END
         ) AS value,
-        if({emails} = 1, JSONExtractString(person.properties, 'email'), '') AS person_email
+        CASE WHEN {emails} = 1 THEN JSONExtractString(person.properties, 'email') ELSE '' END AS person_email
     FROM events
     WHERE (has({steps}, event) OR {every} = 1)
       AND timestamp >= toDateTime({since}, 'UTC')

@@ -19,7 +19,7 @@
 SELECT
     person_id,
     event,
-    if({by} = '', '', coalesce(JSONExtractString(properties, {by}), '')) AS step_value,
+    CASE WHEN {by} = '' THEN '' ELSE coalesce(JSONExtractString(properties, {by}), '') END AS step_value,
     min(timestamp) AS first_at
 FROM events
 WHERE has({events}, event)

@@ -15,7 +15,7 @@
 -- 100 rows without a LIMIT and caps any LIMIT at 50,000), so no event name is ever cut off.
 SELECT
     event,
-    if(timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days}), 'current', 'previous') AS period,
+    CASE WHEN timestamp > toDateTime({as_of}, 'UTC') - toIntervalDay({days}) THEN 'current' ELSE 'previous' END AS period,
     count() AS events,
     uniqExact(person_id) AS persons,
     min(timestamp) AS first_seen,

@@ -19,7 +19,7 @@ SELECT
     event,
     key,
     kind,
-    if(kind = 'card', text, '') AS value,
+    CASE WHEN kind = 'card' THEN text ELSE '' END AS value,
     count() AS events,
     min(text) AS example
 FROM (
@@ -28,13 +28,12 @@ FROM (
         event,
         key,
         text,
-        multiIf(
-            match(text, '(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{8,}|AKIA[0-9A-Z]{16}|phx_[A-Za-z0-9]{20,}|eyJ[A-Za-z0-9_-]{8,}[.]eyJ[A-Za-z0-9_-]{8,}[.][A-Za-z0-9_-]{8,}'), 'credential',
-            match(text, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)*[.][A-Za-z]{2,}'), 'email',
-            match(text, '^[0-9]{4}([ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}$'), 'card',
-            match(text, '^[+][0-9][0-9 ().-]{6,18}[0-9]$|^[(]?[0-9]{3}[)]?[ .-][0-9]{3}[ .-][0-9]{4}$'), 'phone',
-            match(text, '^[A-Za-z0-9_+/=-]{32,}$') AND match(text, '[A-Z]') AND match(text, '[a-z]') AND match(text, '[0-9]'), 'random_string',
-            '') AS kind
+        CASE WHEN match(text, '(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{8,}|AKIA[0-9A-Z]{16}|phx_[A-Za-z0-9]{20,}|eyJ[A-Za-z0-9_-]{8,}[.]eyJ[A-Za-z0-9_-]{8,}[.][A-Za-z0-9_-]{8,}') THEN 'credential'
+            WHEN match(text, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)*[.][A-Za-z]{2,}') THEN 'email'
+            WHEN match(text, '^[0-9]{4}([ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}$') THEN 'card'
+            WHEN match(text, '^[+][0-9][0-9 ().-]{6,18}[0-9]$|^[(]?[0-9]{3}[)]?[ .-][0-9]{3}[ .-][0-9]{4}$') THEN 'phone'
+            WHEN match(text, '^[A-Za-z0-9_+/=-]{32,}$') AND match(text, '[A-Z]') AND match(text, '[a-z]') AND match(text, '[0-9]') THEN 'random_string'
+            ELSE '' END AS kind
     FROM (
         SELECT 'event' AS source, event, key, JSONExtractString(properties, key) AS text
         FROM (

@@ -30,7 +30,7 @@ SELECT
     countIf(startsWith(raw, '{')) AS objects,
     countIf(match(raw, '^"-?[0-9]+([.][0-9]+)?"$')) AS numeric_strings
 FROM (
-    SELECT event, key, raw, if(has(arrayElement({event_enum_keys}, indexOf({events}, event)), key), raw, '') AS value
+    SELECT event, key, raw, CASE WHEN has(arrayElement({event_enum_keys}, indexOf({events}, event)), key) THEN raw ELSE '' END AS value
     FROM (
         SELECT event, key, coalesce(toString(JSONExtractRaw(properties, key)), '') AS raw
         FROM (

@@ -42,11 +42,11 @@ SELECT
 FROM (
     SELECT
         person_id,
-        multiIf({period} = 'day', toDate(timestamp),
-                {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
-                {period} = 'week', toMonday(timestamp),
-                {period} = 'hour', toStartOfHour(timestamp),
-                toStartOfMonth(timestamp)) AS period_start,
+        CASE WHEN {period} = 'day' THEN toDate(timestamp)
+                WHEN {period} = 'week' AND {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0)
+                WHEN {period} = 'week' THEN toMonday(timestamp)
+                WHEN {period} = 'hour' THEN toStartOfHour(timestamp)
+                ELSE toStartOfMonth(timestamp) END AS period_start,
         countIf(({start_event} = '' OR event = {start_event})
             AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) > 0 AS started,
         countIf(({return_event} = '' OR event = {return_event})

@@ -25,8 +25,8 @@
 -- (usertrack/analytics/where.py).
 SELECT
     person_id,
-    argMin(coalesce(if({by_person} = 1, JSONExtractString(person.properties, {by}),
-                       JSONExtractString(properties, {by})), ''),
+    argMin(coalesce(CASE WHEN {by_person} = 1 THEN JSONExtractString(person.properties, {by})
+                       ELSE JSONExtractString(properties, {by}) END, ''),
            tuple(timestamp, toString(uuid))) AS value
 FROM events
 WHERE (({start_event} = '' OR event = {start_event})

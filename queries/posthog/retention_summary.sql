@@ -52,54 +52,54 @@ SELECT
 FROM (
     SELECT
         c.cohort AS cohort,
-        arrayJoin(arrayConcat([c.cohort], arrayFilter(x -> x > c.cohort, if({cumulative} = 1,
-            arraySlice(arraySort(arrayConcat([c.cohort], c.returns)), length(c.returns) + 1, 1),
-            c.returns)))) AS later
+        arrayJoin(arrayConcat([c.cohort], arrayFilter(x -> x > c.cohort, CASE WHEN {cumulative} = 1
+            THEN arraySlice(arraySort(arrayConcat([c.cohort], c.returns)), length(c.returns) + 1, 1)
+            ELSE c.returns END))) AS later
     FROM (
         SELECT
-            arrayJoin(if({mode} = 'first-time',
-                         arrayFilter(x -> x >= toDateTime({since}, 'UTC'), [p.first_start]),
-                         p.starts)) AS cohort,
-            if({min_occurrences} > 1,
-               arrayDistinct(arrayMap(i -> arrayElement(p.each_return, i), arrayFilter(
+            arrayJoin(CASE WHEN {mode} = 'first-time'
+                         THEN arrayFilter(x -> x >= toDateTime({since}, 'UTC'), [p.first_start])
+                         ELSE p.starts END) AS cohort,
+            CASE WHEN {min_occurrences} > 1
+               THEN arrayDistinct(arrayMap(i -> arrayElement(p.each_return, i), arrayFilter(
                    i -> i >= {min_occurrences} AND arrayElement(p.each_return, i)
                         = arrayElement(p.each_return, i - {min_occurrences} + 1),
-                   range(1, length(p.each_return) + 1)))),
-               p.returns) AS returns
+                   range(1, length(p.each_return) + 1))))
+               ELSE p.returns END AS returns
         FROM (
             SELECT
                 person_id,
-                minIf(multiIf({period} = 'day', toDate(timestamp),
-                              {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
-                              {period} = 'week', toMonday(timestamp),
-                              {period} = 'hour', toStartOfHour(timestamp),
-                              toStartOfMonth(timestamp)),
+                minIf(CASE WHEN {period} = 'day' THEN toDate(timestamp)
+                              WHEN {period} = 'week' AND {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0)
+                              WHEN {period} = 'week' THEN toMonday(timestamp)
+                              WHEN {period} = 'hour' THEN toStartOfHour(timestamp)
+                              ELSE toStartOfMonth(timestamp) END,
                       ({start_event} = '' OR event = {start_event})
                           AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value})) AS first_start,
                 arrayDistinct(groupArrayIf(
-                    multiIf({period} = 'day', toDate(timestamp),
-                            {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
-                            {period} = 'week', toMonday(timestamp),
-                            {period} = 'hour', toStartOfHour(timestamp),
-                            toStartOfMonth(timestamp)),
+                    CASE WHEN {period} = 'day' THEN toDate(timestamp)
+                            WHEN {period} = 'week' AND {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0)
+                            WHEN {period} = 'week' THEN toMonday(timestamp)
+                            WHEN {period} = 'hour' THEN toStartOfHour(timestamp)
+                            ELSE toStartOfMonth(timestamp) END,
                     (({start_event} = '' OR event = {start_event})
                         AND ({start_property} = '' OR JSONExtractString(properties, {start_property}) = {start_value}))
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS starts,
                 arrayDistinct(groupArrayIf(
-                    multiIf({period} = 'day', toDate(timestamp),
-                            {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
-                            {period} = 'week', toMonday(timestamp),
-                            {period} = 'hour', toStartOfHour(timestamp),
-                            toStartOfMonth(timestamp)),
+                    CASE WHEN {period} = 'day' THEN toDate(timestamp)
+                            WHEN {period} = 'week' AND {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0)
+                            WHEN {period} = 'week' THEN toMonday(timestamp)
+                            WHEN {period} = 'hour' THEN toStartOfHour(timestamp)
+                            ELSE toStartOfMonth(timestamp) END,
                     (({return_event} = '' OR event = {return_event})
                         AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value}))
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS returns,
                 arraySort(groupArrayIf(
-                    multiIf({period} = 'day', toDate(timestamp),
-                            {period} = 'week' AND {week_start} = 'sunday', toStartOfWeek(timestamp, 0),
-                            {period} = 'week', toMonday(timestamp),
-                            {period} = 'hour', toStartOfHour(timestamp),
-                            toStartOfMonth(timestamp)),
+                    CASE WHEN {period} = 'day' THEN toDate(timestamp)
+                            WHEN {period} = 'week' AND {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0)
+                            WHEN {period} = 'week' THEN toMonday(timestamp)
+                            WHEN {period} = 'hour' THEN toStartOfHour(timestamp)
+                            ELSE toStartOfMonth(timestamp) END,
                     {min_occurrences} > 1 AND (({return_event} = '' OR event = {return_event})
                         AND ({return_property} = '' OR JSONExtractString(properties, {return_property}) = {return_value}))
                     AND timestamp >= toDateTime({since}, 'UTC'))) AS each_return

@@ -50,7 +50,7 @@ FROM (
         count() AS sessions,
         uniqExact(person) AS users,
         sum(us) AS total_us,
-        (medianExactLow(if(k = 0, us, NULL)) + medianExactHigh(if(k = 0, us, NULL))) / 2 AS median_us,
+        (medianExactLow(CASE WHEN k = 0 THEN us ELSE NULL END) + medianExactHigh(CASE WHEN k = 0 THEN us ELSE NULL END)) / 2 AS median_us,
         sum(bounce) AS bounces,
         sum(viewed) AS with_pageview,
         row_number() OVER (PARTITION BY k ORDER BY count() DESC, value = '', value) AS place
@@ -81,17 +81,16 @@ FROM (
                 SELECT
                     dense_rank() OVER (ORDER BY s.person) AS person,
                     dateDiff('microsecond', s.first_at, s.last_at) AS us,
-                    multiIf(
-                        us < 30000000, 0,
-                        us < 120000000, 1,
-                        us < 300000000, 2,
-                        us < 900000000, 3,
-                        us < 1800000000, 4,
-                        5
-                    ) AS bucket,
-                    if(s.pageviews = 1 AND s.autocaptures = 0
-                       AND dateDiff('second', s.first_at, s.last_at) < 10, 1, 0) AS bounce,
-                    if(s.pageviews > 0, 1, 0) AS viewed,
+                    CASE WHEN us < 30000000 THEN 0
+                        WHEN us < 120000000 THEN 1
+                        WHEN us < 300000000 THEN 2
+                        WHEN us < 900000000 THEN 3
+                        WHEN us < 1800000000 THEN 4
+                        ELSE 5
+                    END AS bucket,
+                    CASE WHEN s.pageviews = 1 AND s.autocaptures = 0
+                       AND dateDiff('second', s.first_at, s.last_at) < 10 THEN 1 ELSE 0 END AS bounce,
+                    CASE WHEN s.pageviews > 0 THEN 1 ELSE 0 END AS viewed,
                     s.entry_page AS entry_page,
                     s.exit_page AS exit_page,
                     s.device_type AS device_type,
@@ -154,7 +153,7 @@ FROM (
                             l.device_type AS device_type,
                             l.browser AS browser,
                             l.country AS country,
-                            sum(if(l.place = 1 OR l.at >= l.previous + toIntervalMinute(30), 1, 0))
+                            sum(CASE WHEN l.place = 1 OR l.at >= l.previous + toIntervalMinute(30) THEN 1 ELSE 0 END)
                                 OVER (PARTITION BY l.actor ORDER BY l.at, l.key
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n
                         FROM (
@@ -162,10 +161,10 @@ FROM (
                                 toString(person_id) AS actor,
                                 timestamp AS at,
                                 concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), toString(uuid)) AS key,
-                                if(event = '$pageview', 1, 0) AS pageview,
-                                if(event = '$autocapture', 1, 0) AS autocapture,
+                                CASE WHEN event = '$pageview' THEN 1 ELSE 0 END AS pageview,
+                                CASE WHEN event = '$autocapture' THEN 1 ELSE 0 END AS autocapture,
                                 JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
-                                if(coalesce(tupleElement(p, '$current_url'), '') != '', coalesce(tupleElement(p, '$pathname'), ''), '') AS page,
+                                CASE WHEN coalesce(tupleElement(p, '$current_url'), '') != '' THEN coalesce(tupleElement(p, '$pathname'), '') ELSE '' END AS page,
                                 coalesce(tupleElement(p, '$device_type'), '') AS device_type,
                                 coalesce(tupleElement(p, '$browser'), '') AS browser,
                                 coalesce(tupleElement(p, '$geoip_country_code'), '') AS country,

@@ -33,10 +33,10 @@ SELECT
     ifNull(quantile(0.9)(number), 0) AS p90
 FROM (
     SELECT
-        coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '') AS value,
+        coalesce(CASE WHEN {by_of} = 'person' THEN JSONExtractString(person.properties, {by}) ELSE JSONExtractString(properties, {by}) END, '') AS value,
         person_id,
-        if({property} = '', NULL,
-            if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number
+        CASE WHEN {property} = '' THEN NULL
+            ELSE CASE WHEN JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(properties, {property})) ELSE NULL END END AS number
     FROM events
     WHERE event = {event}
       AND timestamp >= toDateTime({since}, 'UTC')

@@ -56,21 +56,21 @@ SELECT
     ifNull(quantile(0.9)(number), 0) AS p90
 FROM (
     SELECT
-        if({interval} = 'hour', toStartOfHour(timestamp),
-            if({interval} = 'day', toStartOfDay(timestamp),
-                if({interval} = 'week', toStartOfDay(if({week_start} = 'sunday', toStartOfWeek(timestamp, 0), toMonday(timestamp))),
-                    toStartOfDay(toStartOfMonth(timestamp))))) AS point,
-        if({by} = '', '',
-            if(length({buckets}) > 0,
-                arrayElement(arrayConcat({buckets}, ['']), length(arrayFilter(edge -> edge <= if({by_of} = 'person',
-                        if(JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(person.properties, {by})), NULL),
-                        if(JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {by})), NULL)), {edges})) + 1),
-                if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),
-                    coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), ''),
-                    '$$_posthog_breakdown_other_$$'))) AS breakdown,
-        if({sessions} = 1, ifNull($session_id, ''), NULL) AS session,
-        if({property} = '', NULL,
-            if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS number
+        CASE WHEN {interval} = 'hour' THEN toStartOfHour(timestamp)
+            ELSE CASE WHEN {interval} = 'day' THEN toStartOfDay(timestamp)
+                ELSE CASE WHEN {interval} = 'week' THEN toStartOfDay(CASE WHEN {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0) ELSE toMonday(timestamp) END)
+                    ELSE toStartOfDay(toStartOfMonth(timestamp)) END END END AS point,
+        CASE WHEN {by} = '' THEN ''
+            ELSE CASE WHEN length({buckets}) > 0
+                THEN arrayElement(arrayConcat({buckets}, ['']), length(arrayFilter(edge -> edge <= CASE WHEN {by_of} = 'person'
+                        THEN CASE WHEN JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(person.properties, {by})) ELSE NULL END
+                        ELSE CASE WHEN JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(properties, {by})) ELSE NULL END END, {edges})) + 1)
+                ELSE CASE WHEN has({values}, coalesce(CASE WHEN {by_of} = 'person' THEN JSONExtractString(person.properties, {by}) ELSE JSONExtractString(properties, {by}) END, ''))
+                    THEN coalesce(CASE WHEN {by_of} = 'person' THEN JSONExtractString(person.properties, {by}) ELSE JSONExtractString(properties, {by}) END, '')
+                    ELSE '$$_posthog_breakdown_other_$$' END END END AS breakdown,
+        CASE WHEN {sessions} = 1 THEN ifNull($session_id, '') ELSE NULL END AS session,
+        CASE WHEN {property} = '' THEN NULL
+            ELSE CASE WHEN JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(properties, {property})) ELSE NULL END END AS number
     FROM events
     WHERE event = {event}
       AND timestamp >= toDateTime({since}, 'UTC')

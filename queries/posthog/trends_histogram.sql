@@ -26,9 +26,9 @@ SELECT
     ifNull(max(number), 0) AS max
 FROM (
     SELECT
-        if({by_of} = 'person',
-            if(JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(person.properties, {by})), NULL),
-            if(JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {by})), NULL)) AS number
+        CASE WHEN {by_of} = 'person'
+            THEN CASE WHEN JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(person.properties, {by})) ELSE NULL END
+            ELSE CASE WHEN JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(properties, {by})) ELSE NULL END END AS number
     FROM events
     WHERE event = {event}
       AND timestamp >= toDateTime({since}, 'UTC')

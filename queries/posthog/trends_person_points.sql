@@ -56,14 +56,14 @@ FROM (
     FROM (
         SELECT
             toString(person_id) AS person_id,
-            if({by} = '', '', coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')) AS value,
-            if({interval} = 'hour', toStartOfHour(timestamp),
-                if({interval} = 'day', toStartOfDay(timestamp),
-                    if({interval} = 'week', toStartOfDay(if({week_start} = 'sunday', toStartOfWeek(timestamp, 0), toMonday(timestamp))),
-                        toStartOfDay(toStartOfMonth(timestamp))))) AS point,
-            if({property} = '', NULL,
-                if(JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {property})), NULL)) AS n,
-            if({quantiles} = 1, ifNull(n, 0), 0) AS number
+            CASE WHEN {by} = '' THEN '' ELSE coalesce(CASE WHEN {by_of} = 'person' THEN JSONExtractString(person.properties, {by}) ELSE JSONExtractString(properties, {by}) END, '') END AS value,
+            CASE WHEN {interval} = 'hour' THEN toStartOfHour(timestamp)
+                ELSE CASE WHEN {interval} = 'day' THEN toStartOfDay(timestamp)
+                    ELSE CASE WHEN {interval} = 'week' THEN toStartOfDay(CASE WHEN {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0) ELSE toMonday(timestamp) END)
+                        ELSE toStartOfDay(toStartOfMonth(timestamp)) END END END AS point,
+            CASE WHEN {property} = '' THEN NULL
+                ELSE CASE WHEN JSONType(properties, {property}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(properties, {property})) ELSE NULL END END AS n,
+            CASE WHEN {quantiles} = 1 THEN ifNull(n, 0) ELSE 0 END AS number
         FROM events
         WHERE event = {event}
           AND timestamp >= toDateTime({since}, 'UTC')

@@ -44,19 +44,19 @@ SELECT
 FROM (
     SELECT
         toString(person_id) AS person_id,
-        if({interval} = 'hour', toStartOfHour(timestamp),
-            if({active} = 1, toStartOfDay(timestamp),
-                if({interval} = 'day', toStartOfDay(timestamp),
-                    if({interval} = 'week', toStartOfDay(if({week_start} = 'sunday', toStartOfWeek(timestamp, 0), toMonday(timestamp))),
-                        toStartOfDay(toStartOfMonth(timestamp)))))) AS point,
-        if({by} = '', '',
-            if(length({buckets}) > 0,
-                arrayElement(arrayConcat({buckets}, ['']), length(arrayFilter(edge -> edge <= if({by_of} = 'person',
-                        if(JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(person.properties, {by})), NULL),
-                        if(JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double'), toFloat(JSONExtractRaw(properties, {by})), NULL)), {edges})) + 1),
-                if(has({values}, coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), '')),
-                    coalesce(if({by_of} = 'person', JSONExtractString(person.properties, {by}), JSONExtractString(properties, {by})), ''),
-                    '$$_posthog_breakdown_other_$$'))) AS breakdown
+        CASE WHEN {interval} = 'hour' THEN toStartOfHour(timestamp)
+            ELSE CASE WHEN {active} = 1 THEN toStartOfDay(timestamp)
+                ELSE CASE WHEN {interval} = 'day' THEN toStartOfDay(timestamp)
+                    ELSE CASE WHEN {interval} = 'week' THEN toStartOfDay(CASE WHEN {week_start} = 'sunday' THEN toStartOfWeek(timestamp, 0) ELSE toMonday(timestamp) END)
+                        ELSE toStartOfDay(toStartOfMonth(timestamp)) END END END END AS point,
+        CASE WHEN {by} = '' THEN ''
+            ELSE CASE WHEN length({buckets}) > 0
+                THEN arrayElement(arrayConcat({buckets}, ['']), length(arrayFilter(edge -> edge <= CASE WHEN {by_of} = 'person'
+                        THEN CASE WHEN JSONType(person.properties, {by}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(person.properties, {by})) ELSE NULL END
+                        ELSE CASE WHEN JSONType(properties, {by}) IN ('Int64', 'UInt64', 'Double') THEN toFloat(JSONExtractRaw(properties, {by})) ELSE NULL END END, {edges})) + 1)
+                ELSE CASE WHEN has({values}, coalesce(CASE WHEN {by_of} = 'person' THEN JSONExtractString(person.properties, {by}) ELSE JSONExtractString(properties, {by}) END, ''))
+                    THEN coalesce(CASE WHEN {by_of} = 'person' THEN JSONExtractString(person.properties, {by}) ELSE JSONExtractString(properties, {by}) END, '')
+                    ELSE '$$_posthog_breakdown_other_$$' END END END AS breakdown
     FROM events
     WHERE event = {event}
       AND timestamp >= toDateTime({since}, 'UTC')

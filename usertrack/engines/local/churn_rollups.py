@@ -336,7 +336,7 @@ GROUP BY p.person_id, word
 SHORTCUTS = (
     Shortcut(
         "posthog/churn_periods",
-        "74a851b2467ee671a257ace6545af5e800a9fdfbefd6e243db05858643ba07b4",
+        "ea154f6b6aabf946d6cca119ff76d464cf3fa3aaf3b220f599a7298a23966811",
         "facts",
         _PERIODS_ROLLED,
         (DAYS_TABLE,),
@@ -350,7 +350,7 @@ SHORTCUTS = (
     ),
     Shortcut(
         "posthog/churn_persons",
-        "13f4c2a80621108366c997b4845121cabb079f5f967b7f402d03ed2e27b974f5",
+        "3659bb8aa7ca4cf89d0bf2ccb65310bb4822aa937bff782003741e68bdfa9405",
         "facts",
         _PERSONS_ROLLED,
         TABLES,

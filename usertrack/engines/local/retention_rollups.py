@@ -91,7 +91,7 @@ def applies(values: Mapping[str, Any]) -> bool:
 
 SHORTCUT = Shortcut(
     "posthog/retention_activity",
-    "86da0178031094387f9861e823c659e44275bd83ef6b8a04ac5ac6e1f9653c8d",
+    "ddae539f72e08ee3c53681950d6be1d5c099e4debd0b30fc6bcb20bffab47713",
     "facts",
     _ACTIVITY_ROLLED,
     (DAYS_TABLE, "events"),

@@ -137,7 +137,7 @@ def filtered(query: Query, translated: str) -> str | None:
 # windows of the range that hold the cut sessions' events; under a filter, FILTERED.
 SHORTCUT = Shortcut(
     "posthog/session_facts",
-    "2efe1c2c397d7c15bde837b007c998a6e3bab07f4261e30c8b013c62c59f1fea",
+    "769dc4cf85428e3541b1ac60978d894eecea4feac5d861dea577dfb48b0306bb",
     "facts",
     SESSION_FACTS_ROLLED,
     (*SESSION_TABLES, "sessions"),

@@ -35,15 +35,15 @@ _SUMMARIES = tuple(
     for query_id, digest in (
         (
             "posthog/retention_summary",
-            "499cfc4b94aecc320a54016d86d8c58aba94259853d1f479ada418d4616b727f",
+            "f746bc23315885e6f1c71fcbe4672431cb49551a4fae9d65940ef89f689be06a",
         ),
         (
             "posthog/activity_summary",
-            "e8d56c9928610c58ae141d4138fc136ef19365573d47b02565fdb8658c093594",
+            "e4556178d8c0ae074505d61ddb45e74607aa0ddf84f1b27222a9dc0b437071b9",
         ),
         (
             "posthog/session_summary",
-            "f06d53232842a423f7957ae156a75e4d19ba5b8cf91714314dca5194800b6ba0",
+            "f17cc8d2a903e0236b60259f5bf02bf8ea7661eb8e7cc9161113c520efaf4d9f",
         ),
         (
             "posthog/paths_summary",
@@ -61,7 +61,7 @@ _GROUPS = (
     ),
     Shortcut(
         "posthog/trends_person_points",
-        "7fd52df7855ba2031a0a060f49c25f5f5af39e18e05ca44b8b388176f472eea9",
+        "5e3fd18d4fbf796771a092b126de47cef288dfc4f9a2d416a73e673f577f35a3",
         GROUPS,
         "",
         filters=ANY_FILTER,
