@@ -254,32 +254,63 @@ def test_path_sequences_end_before_the_range_end(env: dict[str, str], tmp_path: 
     assert counted == {tuple(C[:5]): 1}
 
 
-def test_an_edited_prefixes_file_answers_as_written(export: Path, tmp_path: Path) -> None:
-    """Locally the prefixes and approaches are counted from the paths' own sequences, a
-    shortcut of queries/posthog/path_prefixes.sql as shipped; a library of one's own whose copy
-    of the file counts each sequence ten times answers ten times the sequences (the rates over
-    them a tenth), as the edited file computes."""
+def test_an_edited_prefixes_file_counts_only_after_a_summary_that_counts_none(
+    export: Path, tmp_path: Path
+) -> None:
+    """queries/posthog/path_prefixes.sql is asked for the prefixes and approaches only after a
+    paths_summary.sql that answers none of them (kinds 6 and 7), live and on the local engine
+    alike. A copy of it that counts each sequence ten times: beside the shipped summary, the
+    shipped answer on both engines (the file is not read); beside a summary edited to answer
+    neither kind, ten times the sequences on both (the rates over them a tenth)."""
     import shutil
 
+    from tests.engine_compare import strip_live_only
     from usertrack.core.shipped import shipped_path
 
-    mine = tmp_path / "queries"
-    shutil.copytree(shipped_path("queries"), mine)
-    edited = mine / "posthog" / "path_prefixes.sql"
+    beside_shipped = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), beside_shipped)
+    edited = beside_shipped / "posthog" / "path_prefixes.sql"
     text = edited.read_text(encoding="utf-8")
     assert "sum(u.alike) AS sequences" in text
     edited.write_text(text.replace("sum(u.alike) AS sequences", "sum(u.alike) * 10 AS sequences"))
-    local = {"USERTRACK_EVENTS": str(export)}
+    beside_edited = tmp_path / "queries_old"
+    shutil.copytree(beside_shipped, beside_edited)
+    summary = beside_edited / "posthog" / "paths_summary.sql"
+    text = summary.read_text(encoding="utf-8")
+    rows = "WHERE kind < 6 OR begins_top = 1"
+    assert rows in text
+    summary.write_text(text.replace(rows, "WHERE kind < 6"), encoding="utf-8")
     args = [*RANGE, "--to", "/settings"]
+    local = {"USERTRACK_EVENTS": str(export)}
     shipped = cli_json(args, **local)
-    doc = cli_json(args, **local, USERTRACK_QUERIES=str(mine))
     assert shipped["conversions"]["paths"][0]["followed"] == 2
+    assert [d["sequences"] for d in shipped["paths"][0]["dropoff"]] == [1, 1, 1, 1]
+    with live_posthog(export, tmp_path / "live") as (fake, live):
+
+        def both(folder: Path) -> tuple[dict[str, Any], list[str]]:
+            """The answer with `folder`'s files, the same on both engines, and the queries
+            sent live."""
+            here = cli_json(args, **local, USERTRACK_QUERIES=str(folder))
+            before = len(fake.requests)
+            there = cli_json(args, **live, USERTRACK_QUERIES=str(folder))
+            assert strip_live_only(there) == strip_live_only(here)
+            asked = [r for r in fake.requests[before:] if r["path"].endswith("/query/")]
+            sent = [r["body"]["name"] for r in asked]
+            return here, sent
+
+        doc, sent = both(beside_shipped)
+        assert sent == ["usertrack posthog/paths_summary"]
+        assert doc == shipped
+        doc, sent = both(beside_edited)
+    assert sent == ["usertrack posthog/paths_summary", "usertrack posthog/path_prefixes"]
     assert doc["conversions"]["paths"] == [
         {"nodes": ["/", "signup", "/app", "create", "/settings"], "conversions": 1,
          "followed": 20, "conversion_rate": 0.05}
     ]  # fmt: skip
     assert [d["sequences"] for d in doc["paths"][0]["dropoff"]] == [10, 10, 10, 10]
-    assert [d["sequences"] for d in shipped["paths"][0]["dropoff"]] == [1, 1, 1, 1]
+    assert [(p["nodes"], p["count"]) for p in doc["paths"]] == [
+        (p["nodes"], p["count"]) for p in shipped["paths"]
+    ]
 
 
 def _cutting(query_id: str) -> str:

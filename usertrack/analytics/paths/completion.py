@@ -7,7 +7,8 @@ Live, PostHog counts the prefixes in the query that counts the top paths
 (queries/posthog/paths_summary.sql's kind 6), or, where an edited copy of that file counts
 none, in one more query after it (queries/posthog/path_prefixes.sql, with every prefix of the
 top paths it answered); locally they are counted from the same cut sequences the top paths are
-counted from (`prefix_counts`).
+counted from (`prefix_counts`), a shortcut of paths_summary.sql as shipped: an edited copy runs
+as written there too, followed by path_prefixes.sql where it counts none, as live.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ conversion rate is conversions / followed.
 Locally the approaches are counted from the same sequences the paths are (`followed`); live,
 PostHog counts them in the query that counts the top paths (queries/posthog/paths_summary.sql's
 kind 7; where an edited copy of that file counts none, queries/posthog/path_prefixes.sql in one
-request after it), and for a --by-segment run path_sequences.sql sends each person's approaches.
+request after it, on the local engine too), and for a --by-segment run path_sequences.sql sends
+each person's approaches.
 """
 
 from __future__ import annotations

@@ -1,26 +1,19 @@
-"""queries/posthog/path_prefixes.sql answered on the local engine: the shortcut declared against
-it (usertrack.engines.local.rollups PATH_PREFIXES), and the file run as written where the
-shortcut's gate says no (an edited copy in a library of one's own).
+"""queries/posthog/path_prefixes.sql's rows counted from the sequences paths counts its top
+paths from: the shortcut declared against it (usertrack.engines.local.rollups PATH_PREFIXES).
 
-Locally the paths are counted from every sequence of the range in numpy
-(usertrack.analytics.paths.run), so the prefixes of the top paths and their approaches are
-counted from those same sequences (completion.prefix_counts, conversion.followed_counts) rather
-than by running the file, which would cut them all again. `answer` gives the file's rows from
-the sequences for any prefixes and approaches asked (tests/engines/test_shortcuts.py compares it
-with the file's own rows); `as_written` runs the file for the figures when the shortcut is off.
+`answer` gives the file's rows from the sequences for any prefixes and approaches asked
+(tests/engines/test_shortcuts.py compares it with the file's own rows). paths itself no longer
+reads the file beside the shipped paths_summary.sql, whose shortcut counts the same figures;
+after an edited summary that counts none it runs the file as written, as live.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from usertrack.analytics.paths import completion, conversion
 from usertrack.analytics.paths.codes import cut_paths, grouped
-
-if TYPE_CHECKING:
-    from usertrack.workspace import Workspace
 
 QUERY = completion.PREFIXES_QUERY
 ENTRY = "path_prefixes"  # where the analysis takes the shortcut (its Shortcut.entry)
@@ -64,28 +57,3 @@ def answer(
             if n:
                 rows.append((1, nodes[:-1], n))
     return sorted(rows, key=lambda r: (r[0], r[1]))
-
-
-def as_written(
-    ws: Workspace,
-    as_of: datetime,
-    params: dict[str, Any],
-    paths: list[tuple[list[str], int]],
-    end: str | None,
-) -> tuple[list[list[int]], list[int]] | None:
-    """The top paths' prefix counts and (with --to) followed counts from path_prefixes.sql run
-    as written, or None when the shortcut answers it (the file as shipped)."""
-    from usertrack.engines.local import shortcuts
-
-    if not paths:
-        return None
-    # the gate reads the file (its origin), not the values nor its filter: a --by-segment
-    # group's run binds no list of its persons for it
-    if shortcuts.find(ws.library.get(QUERY), ENTRY) is not None:
-        return None
-    wanted = completion.prefixes_of(paths)
-    approaches = [] if end is None else conversion.approaches_of(paths)
-    asked = ws.run_query(QUERY, as_of, **params, prefixes=wanted, approaches=approaches)
-    begun, follow = completion.prefix_rows(list(asked.columns), [tuple(r) for r in asked.rows])
-    followed = [] if end is None else conversion.from_approach_rows(paths, follow)
-    return completion.from_prefix_rows(paths, begun), followed

@@ -11,6 +11,11 @@ sequence: neither DuckDB's lists nor pyarrow's); only the top rows get their nam
 
 Live, PostHog works the same figures out itself (queries/posthog/paths_summary.sql, as its own
 paths runner does) and answers them, a few dozen rows, rather than every event (`from_summary`).
+The local engine counts them from the sequences as a shortcut of that file as shipped, the top
+paths' prefixes and approaches included, and runs an edited copy as written (`_summarized`, on
+either engine): queries/posthog/path_prefixes.sql is read only after a copy that answers no
+prefixes or, with --to, no approaches, so an edited path_prefixes.sql beside the shipped
+summary changes the answer on neither engine.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from usertrack.analytics.common import DateRange, FactsQuery, open_facts_query
-from usertrack.analytics.paths import completion, conversion, prefixes
+from usertrack.analytics.paths import completion, conversion
 from usertrack.analytics.paths.codes import (
     counted,
     cut_paths,
@@ -575,7 +580,7 @@ def paths(
             progress("working out paths")
         found = asked.summarized(rolled[0], rolled[1], rolled[2])
         kept = rolled if len(rolled) > 3 else None
-        return made(whose=kept, **_as_written(ws, as_of, asked, found))
+        return made(whose=kept, **found)
     schema = {"person_id": "VARCHAR", "timestamp": "TIMESTAMP", "node": "VARCHAR"}
     params = _event_params(span, kinds)
     with open_facts_query(ws, QUERY, as_of, schema, **params) as facts:
@@ -584,15 +589,4 @@ def paths(
         kept, first = _sequences(facts)
         codes = facts.execute("SELECT code, node FROM path_nodes").fetchall()
         found = asked.summarized(kept, first, codes)
-    return made(**_as_written(ws, as_of, asked, found))
-
-
-def _as_written(
-    ws: Workspace, as_of: datetime, asked: _Asked, found: dict[str, Any]
-) -> dict[str, Any]:
-    """`found` (the local engine's figures), its prefix and followed counts those of
-    path_prefixes.sql as written where its shortcut is off (an edited file)."""
-    written = prefixes.as_written(ws, as_of, asked.cut_params(), found["paths"], asked.end)
-    if written is not None:
-        found["prefixes"], found["followed"] = written
-    return found
+    return made(**found)

@@ -609,7 +609,7 @@ PATH_EVENTS = Shortcut(
 # path_prefixes.sql as shipped, under any filter: paths counts the top paths' prefixes and,
 # with --to, their approaches from the very sequences it counts the paths from (path_events.sql's,
 # with the same --where and group), in numpy (usertrack.analytics.paths.prefixes `answer`), not by
-# cutting them all again in the file; an edited file runs as written (`prefixes.as_written`).
+# cutting them all again in the file; nothing takes it since paths reads the file only as written.
 PATH_PREFIXES = Shortcut(
     "posthog/path_prefixes",
     "6443b62ea046f27c9e03b0573bd484a47fa49b71a2d474969264e643ada2a912",
