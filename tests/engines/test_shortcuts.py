@@ -68,21 +68,6 @@ CASES: dict[str, Case] = {
         {**_SPAN, "until": AS_OF, "pageviews": 1, "screens": 0, "custom_events": 1},
         ("AND {filters}", "AND {filters} AND event != '$pageview'"),
     ),
-    "posthog/path_prefixes": Case(
-        {
-            **_SPAN,
-            "until": AS_OF,
-            "pageviews": 1,
-            "screens": 0,
-            "custom_events": 1,
-            "path_steps": 5,
-            "path_from": "",
-            "path_to": "/settings",
-            "prefixes": [["/dashboard"], ["/dashboard", "/settings"], ["/settings"], ["/x"]],
-            "approaches": [[], ["/dashboard"], ["feature_used"], ["/x"]],
-        },
-        ("toIntervalMinute(30)", "toIntervalMinute(1)"),
-    ),
     "posthog/feature_usage": Case(
         {**_SPAN, "split": AS_OF - timedelta(days=10), "by": "feature", "duration": "duration"},
         ("AND {filters}", "AND {filters} AND timestamp > toDateTime({split}, 'UTC')"),
@@ -186,39 +171,6 @@ def _paths(source: LocalPostHogSource, query: Query, values: dict[str, Any]) -> 
     return [tuple(names[c] for c in kept[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
 
 
-def _prefixes(
-    source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[str, Any]
-) -> list[Any]:
-    """path_prefixes.sql's rows (kind, prefix, sequences): where its shortcut is taken, as paths
-    counts them, from the sequences of path_events.sql (the same range, kinds and filters);
-    else the file's own."""
-    import numpy as np
-
-    from usertrack.analytics.paths import prefixes
-
-    if not _taken(source, query, cut, values):
-        rows = source.run(query, values).rows
-        return [(int(k), list(p), int(n)) for k, p, n in rows]
-    events = load_queries(shipped_path("queries")).get("posthog/path_events")
-    filled = source.facts_query(events.filled(query.origin.filters if query.origin else ()))
-    wanted = ("as_of", "exclude_pattern", "since", "until", "pageviews", "screens", "custom_events")
-    sequences = _paths(source, filled, {k: values[k] for k in wanted})
-    names = sorted({n for q in sequences for n in q})
-    code = {n: i for i, n in enumerate(names)}
-    kept = np.array([code[n] for q in sequences for n in q], dtype=np.int32)
-    first = np.cumsum([0, *(len(q) for q in sequences)])[:-1]
-    return prefixes.answer(
-        kept,
-        first,
-        list(enumerate(names)),
-        int(values["path_steps"]),
-        values["path_from"] or None,
-        values["path_to"] or None,
-        values["prefixes"],
-        values["approaches"],
-    )
-
-
 def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[str, Any]) -> Any:
     """The rows the engine gives for `query` where the shortcut's entry takes it, sorted."""
     run: Callable[[], list[Any]]
@@ -237,8 +189,6 @@ def _rows(source: LocalPostHogSource, query: Query, cut: Shortcut, values: dict[
         run = lambda: source.run(query, values).rows  # noqa: E731
     elif cut.entry == "path_codes":
         run = lambda: _paths(source, query, values)  # noqa: E731
-    elif cut.entry == "path_prefixes":
-        run = lambda: _prefixes(source, query, cut, values)  # noqa: E731
     else:  # pragma: no cover - every entry is listed above
         raise AssertionError(f"no runner for the entry {cut.entry!r}")
     return sorted(run(), key=repr)

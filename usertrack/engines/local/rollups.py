@@ -27,7 +27,7 @@ import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from usertrack.engines.shortcut import ANY_FILTER, PERSONS, Shortcut
+from usertrack.engines.shortcut import PERSONS, Shortcut
 
 if TYPE_CHECKING:
     import duckdb
@@ -604,16 +604,4 @@ PATH_EVENTS = Shortcut(
     PATH_TABLES,
     form="facts",
     when=_pages_and_custom,
-)
-
-# path_prefixes.sql as shipped, under any filter: paths counts the top paths' prefixes and,
-# with --to, their approaches from the very sequences it counts the paths from (path_events.sql's,
-# with the same --where and group), in numpy (usertrack.analytics.paths.prefixes `answer`), not by
-# cutting them all again in the file; nothing takes it since paths reads the file only as written.
-PATH_PREFIXES = Shortcut(
-    "posthog/path_prefixes",
-    "6443b62ea046f27c9e03b0573bd484a47fa49b71a2d474969264e643ada2a912",
-    "path_prefixes",
-    "",
-    filters=ANY_FILTER,
 )

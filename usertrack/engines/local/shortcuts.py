@@ -36,7 +36,6 @@ REGISTRY: dict[str, Shortcut] = {
         *rollups.SHORTCUTS,
         rollups.SEGMENT_PERSONS,
         rollups.PATH_EVENTS,
-        rollups.PATH_PREFIXES,
         volume_rollups.SHORTCUT,
         daily_rollups.SHORTCUT,
         *email_lists.SHORTCUTS,
