@@ -32,10 +32,10 @@ FROM (
     SELECT
         person_id,
         timestamp AS at,
-        multiIf(event = '$pageview', replaceRegexpAll(properties.$pathname, '(.)/$', '\\1'), event = '$screen', properties.$screen_name, event) AS step
+        CASE WHEN event = '$pageview' THEN replaceRegexpAll(properties.$pathname, '(.)/$', '\\1') WHEN event = '$screen' THEN properties.$screen_name ELSE event END AS step
     FROM events
     WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
-      AND multiIf(event = '$pageview', coalesce(properties.$pathname, ''), event = '$screen', coalesce(properties.$screen_name, ''), event) != ''
+      AND CASE WHEN event = '$pageview' THEN coalesce(properties.$pathname, '') WHEN event = '$screen' THEN coalesce(properties.$screen_name, '') ELSE event END != ''
       AND timestamp >= toDateTime({since}, 'UTC')
       AND timestamp < toDateTime({until}, 'UTC')
       AND timestamp <= toDateTime({as_of}, 'UTC')

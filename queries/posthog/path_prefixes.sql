@@ -72,17 +72,17 @@ FROM (
                             arrayDistinct(arrayMap(j -> arraySlice(k.approach, j, {path_steps} - 1), range(1, length(k.approach) - {path_steps} + 3))) AS windows
                         FROM (
                             SELECT
-                                arraySlice(s.nodes, s.first, s.held * if({path_to} = '', least({path_steps}, s.stop - s.first + 1), s.last - s.first + 1)) AS path,
+                                arraySlice(s.nodes, s.first, s.held * CASE WHEN {path_to} = '' THEN least({path_steps}, s.stop - s.first + 1) ELSE s.last - s.first + 1 END) AS path,
                                 s.approach AS approach
                             FROM (
                                 SELECT
                                     f.nodes AS nodes,
                                     f.stop AS stop,
                                     f.lo AS lo,
-                                    if(f.lo > 0 AND ({path_to} = '' OR f.found > 0), 1, 0) AS held,
-                                    f.lo + if({path_to} = '', 0, greatest(0, f.found - {path_steps})) AS first,
-                                    if({path_to} = '', f.stop, f.lo + f.found - 1) AS last,
-                                    arraySlice(f.nodes, greatest(f.lo, 1), if({path_to} = '' OR f.lo = 0, 0, if(f.found > 0, f.found - 1, f.stop - f.lo + 1))) AS approach
+                                    CASE WHEN f.lo > 0 AND ({path_to} = '' OR f.found > 0) THEN 1 ELSE 0 END AS held,
+                                    f.lo + CASE WHEN {path_to} = '' THEN 0 ELSE greatest(0, f.found - {path_steps}) END AS first,
+                                    CASE WHEN {path_to} = '' THEN f.stop ELSE f.lo + f.found - 1 END AS last,
+                                    arraySlice(f.nodes, greatest(f.lo, 1), CASE WHEN {path_to} = '' OR f.lo = 0 THEN 0 ELSE CASE WHEN f.found > 0 THEN f.found - 1 ELSE f.stop - f.lo + 1 END END) AS approach
                                 FROM (
                                     SELECT
                                         q.actor AS actor,
@@ -91,7 +91,7 @@ FROM (
                                         q.nodes AS nodes,
                                         q.stop AS stop,
                                         q.lo AS lo,
-                                        if({path_to} = '' OR q.lo = 0, 0, indexOf(arraySlice(q.nodes, q.lo), {path_to})) - 0 AS found
+                                        CASE WHEN {path_to} = '' OR q.lo = 0 THEN 0 ELSE indexOf(arraySlice(q.nodes, q.lo), {path_to}) END - 0 AS found
                                     FROM (
                                         SELECT
                                             n.actor AS actor,
@@ -99,7 +99,7 @@ FROM (
                                             has(n.nodes, {path_to}) AS has_to,
                                             n.nodes AS nodes,
                                             length(n.nodes) - 0 AS stop,
-                                            if({path_from} = '', 1, indexOf(n.nodes, {path_from})) - 0 AS lo
+                                            CASE WHEN {path_from} = '' THEN 1 ELSE indexOf(n.nodes, {path_from}) END - 0 AS lo
                                         FROM (
                                             SELECT
                                                 r.actor AS actor,
@@ -135,7 +135,7 @@ FROM (
                                                                     SELECT
                                                                         person_id AS actor,
                                                                         timestamp AS at,
-                                                                        multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
+                                                                        CASE WHEN event = '$pageview' THEN replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1') WHEN event = '$screen' THEN coalesce(properties.$screen_name, '') ELSE event END AS node
                                                                     FROM events
                                                                     WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
                                                                       AND timestamp >= toDateTime({since}, 'UTC')

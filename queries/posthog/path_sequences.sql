@@ -82,7 +82,7 @@ FROM (
                     k.tail AS tail,
                     k.lo AS lo,
                     k.approach AS approach,
-                    if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size
+                    CASE WHEN {path_to} = '' THEN least({path_steps}, k.stop - k.first + 1) ELSE k.last - k.first + 1 END AS size
                 FROM (
                     SELECT
                         s.actor AS actor,
@@ -90,12 +90,12 @@ FROM (
                         s.has_to AS has_to,
                         s.nodes AS nodes,
                         s.stop AS stop,
-                        if(s.lo > 0 AND ({path_to} = '' OR s.found > 0), 1, 0) AS held,
-                        s.lo + if({path_to} = '', 0, greatest(0, s.found - {path_steps})) AS first,
-                        if({path_to} = '', s.stop, s.lo + s.found - 1) AS last,
-                        if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail,
+                        CASE WHEN s.lo > 0 AND ({path_to} = '' OR s.found > 0) THEN 1 ELSE 0 END AS held,
+                        s.lo + CASE WHEN {path_to} = '' THEN 0 ELSE greatest(0, s.found - {path_steps}) END AS first,
+                        CASE WHEN {path_to} = '' THEN s.stop ELSE s.lo + s.found - 1 END AS last,
+                        CASE WHEN {path_to} = '' AND s.stop >= s.lo + {path_steps} THEN 1 ELSE 0 END AS tail,
                         s.lo AS lo,
-                        arraySlice(s.nodes, greatest(s.lo, 1), if({path_to} = '' OR s.lo = 0, 0, if(s.found > 0, s.found - 1, s.stop - s.lo + 1))) AS approach
+                        arraySlice(s.nodes, greatest(s.lo, 1), CASE WHEN {path_to} = '' OR s.lo = 0 THEN 0 ELSE CASE WHEN s.found > 0 THEN s.found - 1 ELSE s.stop - s.lo + 1 END END) AS approach
                     FROM (
                         SELECT
                             q.actor AS actor,
@@ -104,7 +104,7 @@ FROM (
                             q.nodes AS nodes,
                             q.stop AS stop,
                             q.lo AS lo,
-                            if({path_to} = '' OR q.lo = 0, 0, indexOf(arraySlice(q.nodes, q.lo), {path_to})) - 0 AS found
+                            CASE WHEN {path_to} = '' OR q.lo = 0 THEN 0 ELSE indexOf(arraySlice(q.nodes, q.lo), {path_to}) END - 0 AS found
                         FROM (
                             SELECT
                                 n.actor AS actor,
@@ -112,7 +112,7 @@ FROM (
                                 has(n.nodes, {path_to}) AS has_to,
                                 n.nodes AS nodes,
                                 length(n.nodes) - 0 AS stop,
-                                if({path_from} = '', 1, indexOf(n.nodes, {path_from})) - 0 AS lo
+                                CASE WHEN {path_from} = '' THEN 1 ELSE indexOf(n.nodes, {path_from}) END - 0 AS lo
                             FROM (
                                 SELECT
                                     r.actor AS actor,
@@ -148,7 +148,7 @@ FROM (
                                                         SELECT
                                                             person_id AS actor,
                                                             timestamp AS at,
-                                                            multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
+                                                            CASE WHEN event = '$pageview' THEN replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1') WHEN event = '$screen' THEN coalesce(properties.$screen_name, '') ELSE event END AS node
                                                         FROM events
                                                         WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
                                                           AND timestamp >= toDateTime({since}, 'UTC')

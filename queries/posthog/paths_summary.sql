@@ -84,23 +84,23 @@ FROM (
                 t.a AS a,
                 t.b AS b,
                 arraySlice([tuple(t.kind, t.path, t.sequences, t.from_found, t.to_found, t.place, 0)], 1,
-                           if(t.kind = 0 OR t.kind = 7 OR t.place <= if(t.kind = 4, {edge_limit}, {top}), 1, 0)) AS own,
-                arrayMap(j -> tuple(6, arraySlice(t.path, 1, j), t.sequences, 0, 0, 0, if(t.place <= {top}, 1, 0)),
-                         range(1, if(t.kind = 1, length(t.path), 0) + 1)) AS begun,
-                arrayMap(j -> tuple(7, t.approach, 0, 0, 0, 0, if(t.place <= {top}, 1, 0)), range(0, t.goals)) AS goal
+                           CASE WHEN t.kind = 0 OR t.kind = 7 OR t.place <= CASE WHEN t.kind = 4 THEN {edge_limit} ELSE {top} END THEN 1 ELSE 0 END) AS own,
+                arrayMap(j -> tuple(6, arraySlice(t.path, 1, j), t.sequences, 0, 0, 0, CASE WHEN t.place <= {top} THEN 1 ELSE 0 END),
+                         range(1, CASE WHEN t.kind = 1 THEN length(t.path) ELSE 0 END + 1)) AS begun,
+                arrayMap(j -> tuple(7, t.approach, 0, 0, 0, 0, CASE WHEN t.place <= {top} THEN 1 ELSE 0 END), range(0, t.goals)) AS goal
             FROM (
     SELECT
         kind, step, a, b, path,
         arraySlice(path, 1, length(path) - 1) AS approach,
-        if(kind = 1 AND {path_to} != '', 1, 0) AS goals,
+        CASE WHEN kind = 1 AND {path_to} != '' THEN 1 ELSE 0 END AS goals,
         sum(held) AS sequences,
         sum(has_from) AS from_found,
         sum(has_to) AS to_found,
         row_number() OVER (
             PARTITION BY kind
             ORDER BY sum(held) DESC,
-                     if(kind = 4, concat(toString(step), '_', a), a),
-                     if(kind = 4, concat(toString(step + 1), '_', b), b),
+                     CASE WHEN kind = 4 THEN concat(toString(step), '_', a) ELSE a END,
+                     CASE WHEN kind = 4 THEN concat(toString(step + 1), '_', b) ELSE b END,
                      path
         ) AS place
     FROM (
@@ -111,8 +111,8 @@ FROM (
             tupleElement(x.r, 4) AS b,
             tupleElement(x.r, 5) AS path,
             x.held * x.alike AS held,
-            if(tupleElement(x.r, 1) = 0, x.has_from, 0) AS has_from,
-            if(tupleElement(x.r, 1) = 0, x.has_to, 0) AS has_to
+            CASE WHEN tupleElement(x.r, 1) = 0 THEN x.has_from ELSE 0 END AS has_from,
+            CASE WHEN tupleElement(x.r, 1) = 0 THEN x.has_to ELSE 0 END AS has_to
         FROM (
             SELECT
                 arrayJoin(arrayConcat(y.own, y.positional, y.summed)) AS r,
@@ -137,7 +137,7 @@ FROM (
                     p.sequences AS sequences,
                     p.has_from AS has_from,
                     p.has_to AS has_to,
-                    if(p.held = 1, arrayElement(p.path, 1), '') AS entry,
+                    CASE WHEN p.held = 1 THEN arrayElement(p.path, 1) ELSE '' END AS entry,
                     p.exit AS exit,
                     p.path AS path,
                     1 + 4 * p.approaching AS lead,
@@ -169,8 +169,8 @@ FROM (
                         c.held AS held,
                         c.has_from AS has_from,
                         c.has_to AS has_to,
-                        arraySlice(c.nodes, if(c.held = 1, c.first, 1), c.held * c.size) AS path,
-                        if(c.held = 1, arrayElement(c.nodes, c.last), '') AS exit,
+                        arraySlice(c.nodes, CASE WHEN c.held = 1 THEN c.first ELSE 1 END, c.held * c.size) AS path,
+                        CASE WHEN c.held = 1 THEN arrayElement(c.nodes, c.last) ELSE '' END AS exit,
                         arrayMap(j -> arraySlice(c.approach, 1, j), range(0, c.begins)) AS starts,
                         arrayDistinct(arrayMap(j -> arraySlice(c.approach, j, {path_steps} - 1), range(1, c.windows + 1))) AS windows
                     FROM (
@@ -183,9 +183,9 @@ FROM (
                             k.first AS first,
                             k.last AS last,
                             k.tail AS tail,
-                            if({path_to} = '', least({path_steps}, k.stop - k.first + 1), k.last - k.first + 1) AS size,
+                            CASE WHEN {path_to} = '' THEN least({path_steps}, k.stop - k.first + 1) ELSE k.last - k.first + 1 END AS size,
                             arraySlice(k.nodes, greatest(k.lo, 1), k.reach) AS approach,
-                            if({path_to} = '' OR k.lo = 0, 0, least(k.reach + 1, {path_steps} - 1)) AS begins,
+                            CASE WHEN {path_to} = '' OR k.lo = 0 THEN 0 ELSE least(k.reach + 1, {path_steps} - 1) END AS begins,
                             greatest(0, k.reach - {path_steps} + 2) AS windows
                         FROM (
                             SELECT
@@ -195,10 +195,10 @@ FROM (
                                 s.nodes AS nodes,
                                 s.stop AS stop,
                                 s.lo AS lo,
-                                if(s.lo > 0 AND ({path_to} = '' OR s.found > 0), 1, 0) AS held,
-                                s.lo + if({path_to} = '', 0, greatest(0, s.found - {path_steps})) AS first,
-                                if({path_to} = '', s.stop, s.lo + s.found - 1) AS last,
-                                if({path_to} = '' AND s.stop >= s.lo + {path_steps}, 1, 0) AS tail,
+                                CASE WHEN s.lo > 0 AND ({path_to} = '' OR s.found > 0) THEN 1 ELSE 0 END AS held,
+                                s.lo + CASE WHEN {path_to} = '' THEN 0 ELSE greatest(0, s.found - {path_steps}) END AS first,
+                                CASE WHEN {path_to} = '' THEN s.stop ELSE s.lo + s.found - 1 END AS last,
+                                CASE WHEN {path_to} = '' AND s.stop >= s.lo + {path_steps} THEN 1 ELSE 0 END AS tail,
                                 CASE WHEN {path_to} = '' OR s.lo = 0 THEN 0 WHEN s.found > 0 THEN s.found - 1 ELSE s.stop - s.lo + 1 END AS reach
                             FROM (
                                 SELECT
@@ -208,7 +208,7 @@ FROM (
                                     q.nodes AS nodes,
                                     q.stop AS stop,
                                     q.lo AS lo,
-                                    if({path_to} = '' OR q.lo = 0, 0, indexOf(arraySlice(q.nodes, q.lo), {path_to})) - 0 AS found
+                                    CASE WHEN {path_to} = '' OR q.lo = 0 THEN 0 ELSE indexOf(arraySlice(q.nodes, q.lo), {path_to}) END - 0 AS found
                                 FROM (
                                     SELECT
                                         n.actor AS actor,
@@ -216,7 +216,7 @@ FROM (
                                         has(n.nodes, {path_to}) AS has_to,
                                         n.nodes AS nodes,
                                         length(n.nodes) - 0 AS stop,
-                                        if({path_from} = '', 1, indexOf(n.nodes, {path_from})) - 0 AS lo
+                                        CASE WHEN {path_from} = '' THEN 1 ELSE indexOf(n.nodes, {path_from}) END - 0 AS lo
                                     FROM (
                                         SELECT
                                             r.actor AS actor,
@@ -252,7 +252,7 @@ FROM (
                                                                 SELECT
                                                                     person_id AS actor,
                                                                     timestamp AS at,
-                                                                    multiIf(event = '$pageview', replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1'), event = '$screen', coalesce(properties.$screen_name, ''), event) AS node
+                                                                    CASE WHEN event = '$pageview' THEN replaceRegexpAll(coalesce(properties.$pathname, ''), '(.)/$', '\\1') WHEN event = '$screen' THEN coalesce(properties.$screen_name, '') ELSE event END AS node
                                                                 FROM events
                                                                 WHERE ((event = '$pageview' AND {pageviews} = 1) OR (event = '$screen' AND {screens} = 1) OR (NOT startsWith(event, '$') AND {custom_events} = 1))
                                                                   AND timestamp >= toDateTime({since}, 'UTC')
@@ -285,7 +285,7 @@ FROM (
     WHERE v.kind = 0 OR v.held > 0
     GROUP BY kind, step, a, b, path
             ) AS t
-            WHERE t.kind <= 1 OR t.kind = 7 OR t.place <= if(t.kind = 4, {edge_limit}, {top})
+            WHERE t.kind <= 1 OR t.kind = 7 OR t.place <= CASE WHEN t.kind = 4 THEN {edge_limit} ELSE {top} END
         ) AS w
     ) AS u
     GROUP BY kind, step, a, b, path

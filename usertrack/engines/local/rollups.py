@@ -598,7 +598,7 @@ def _pages_and_custom(values: Mapping[str, Any]) -> bool:
 # (LocalPostHogSource.path_codes).
 PATH_EVENTS = Shortcut(
     "posthog/path_events",
-    "b2372e4316dc62374989fc6e47102dca180cc3219991d438da72c0659ecf202c",
+    "932c64b79f89378f7a90571fc777fa9df55b93a85168f91dc0f309ef5fffe3ab",
     "path_codes",
     PATH_CODES_SQL,
     PATH_TABLES,

@@ -47,14 +47,14 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/paths_summary",
-            "3b345b883fcb7b1d3dfd6839a7582a419757dc55f7311fac032e610bbcb61dd9",
+            "13dc82140c200708b54696333abd9a9a554737ef409d66c7ac52c53ac1f240dc",
         ),
     )
 )
 _GROUPS = (
     Shortcut(
         "posthog/path_sequences",
-        "0150bca50cf23ecc10ecd026fbe0fe14be8742dd7473169fbc50d7c5abbf2232",
+        "ea03dfb2c7d04c2e82bab9ee555cbe99ef04c2ad5fd538d8b1f15ab263b23e5d",
         GROUPS,
         "",
         filters=ANY_FILTER,
