@@ -60,6 +60,22 @@ def _both(
     "args",
     [["sessions"], ["sessions", "--days", "7", "--top", "3", "--where", "event != '$autocapture'"]],
 )
+def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """A copy of the shipped queries folder whose posthog/NAME.sql has `old` (found once) as
+    `new`: an edited copy, as a user makes one."""
+    import shutil
+
+    from usertrack.core.shipped import shipped_path
+
+    folder = tmp_path / "queries"
+    shutil.copytree(shipped_path("queries"), folder)
+    path = folder / "posthog" / f"{name}.sql"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), "utf-8")
+    return folder
+
+
 def test_sessions_live_are_figures_in_one_request(
     live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
 ) -> None:
@@ -118,17 +134,8 @@ def test_paths_live_from_a_summary_that_counts_no_prefixes_or_approaches(
     (kind 6, the top paths' prefixes; kind 7, with --to, the steps before the goal):
     path_prefixes.sql counts them after it, as it did beside an older copy, and the answer is
     the shipped file's, live and on the local engine (which runs the copy as written)."""
-    import shutil
-
-    from usertrack.core.shipped import shipped_path
-
-    folder = tmp_path / "queries"
-    shutil.copytree(shipped_path("queries"), folder)
-    path = folder / "posthog" / "paths_summary.sql"
-    text = path.read_text(encoding="utf-8")
     rows = "WHERE kind < 6 OR begins_top = 1"
-    assert rows in text
-    path.write_text(text.replace(rows, f"WHERE kind < {kinds} AND ({rows[6:]})"), "utf-8")
+    folder = _edited(tmp_path, "paths_summary", rows, f"WHERE kind < {kinds} AND ({rows[6:]})")
     shipped, sent = _both(live, args)
     assert len(sent) == 1
     doc, sent = _both(live, [*args, "--queries", str(folder)])
@@ -227,17 +234,8 @@ def test_activity_live_from_a_summary_that_counts_no_heatmap_or_volume(
     volume's rows (as a copy made before it counted them): activity_hours.sql and
     activity_volume.sql count them, as they did beside it, and the answer is the shipped
     file's, live and on the local engine (which runs the copy as written)."""
-    import shutil
-
-    from usertrack.core.shipped import shipped_path
-
-    folder = tmp_path / "queries"
-    shutil.copytree(shipped_path("queries"), folder)
-    path = folder / "posthog" / "activity_summary.sql"
-    text = path.read_text(encoding="utf-8")
     rows = "WHERE y.kind != 2 OR y.i > 0"
-    assert rows in text
-    path.write_text(text.replace(rows, "WHERE y.kind < 3 AND (y.kind != 2 OR y.i > 0)"), "utf-8")
+    folder = _edited(tmp_path, "activity_summary", rows, f"WHERE y.kind < 3 AND ({rows[6:]})")
     shipped, _ = _both(live, ["activity", "--days", "14"])
     doc, sent = _both(live, ["activity", "--days", "14", "--queries", str(folder)])
     assert sorted(r["body"]["name"] for r in sent) == sorted([SUMMARY, HOURS, VOLUME])
