@@ -56,10 +56,6 @@ def _both(
     return doc, [r for r in sent if r not in reach]
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["sessions"], ["sessions", "--days", "7", "--top", "3", "--where", "event != '$autocapture'"]],
-)
 def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
     """A copy of the shipped queries folder whose posthog/NAME.sql has `old` (found once) as
     `new`: an edited copy, as a user makes one."""
@@ -76,6 +72,10 @@ def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
     return folder
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["sessions"], ["sessions", "--days", "7", "--top", "3", "--where", "event != '$autocapture'"]],
+)
 def test_sessions_live_are_figures_in_one_request(
     live: tuple[Path, FakePostHog, dict[str, str], str], args: list[str]
 ) -> None:
