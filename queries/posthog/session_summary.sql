@@ -16,9 +16,12 @@
 -- uuid). A session's first and last event are those of the earliest and latest time, ties by
 -- uuid (the least first, the greatest last), so the answer never depends on the order
 -- ClickHouse reads the rows in. They are picked by one text `key`: the event's microseconds
--- since {since} plus 10^15 (16 digits for any range under 285 years), then its uuid, which
--- orders as the pair (time, uuid) does; ClickHouse compares a text key several times faster
--- than a tuple (an argMin over a tuple was two thirds of the query's time at 10.7 M events).
+-- since {since} plus 10^15 (16 digits for any range under 285 years), then its uuid's 32 hex
+-- digits (its dashes, at the same places in every uuid, left out), which orders as the pair
+-- (time, uuid) does; ClickHouse compares a text key several times faster than a tuple (an
+-- argMin over a tuple was two thirds of the query's time at 10.7 M events), and keeps a key of
+-- up to 48 bytes inside each argMin's state, a longer one apart from it (with the uuid's 36
+-- characters, 52 bytes: the grouping by session took 0.6 s more CPU, docs/performance.md).
 -- `$session_id` is the events table's own column, as PostHog's sessions runners read it (no
 -- JSON to parse for the split). The five properties an event gives are read in one
 -- parse of its JSON, `JSONExtract(properties, 'Tuple(...)')`, rather than five
@@ -113,7 +116,7 @@ FROM (
                             $session_id AS sid,
                             toString(person_id) AS actor,
                             timestamp AS at,
-                            concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), toString(uuid)) AS key,
+                            concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), replaceAll(toString(uuid), '-', '')) AS key,
                             event AS event,
                             JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,
                             tupleElement(p, '$pathname') AS pathname,
@@ -160,7 +163,7 @@ FROM (
                             SELECT
                                 toString(person_id) AS actor,
                                 timestamp AS at,
-                                concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), toString(uuid)) AS key,
+                                concat(toString(dateDiff('microsecond', toDateTime({since}, 'UTC'), timestamp) + 1000000000000000), replaceAll(toString(uuid), '-', '')) AS key,
                                 CASE WHEN event = '$pageview' THEN 1 ELSE 0 END AS pageview,
                                 CASE WHEN event = '$autocapture' THEN 1 ELSE 0 END AS autocapture,
                                 JSONExtract(properties, 'Tuple(`$pathname` Nullable(String), `$current_url` Nullable(String), `$device_type` Nullable(String), `$browser` Nullable(String), `$geoip_country_code` Nullable(String))') AS p,

@@ -43,7 +43,7 @@ _SUMMARIES = tuple(
         ),
         (
             "posthog/session_summary",
-            "f17cc8d2a903e0236b60259f5bf02bf8ea7661eb8e7cc9161113c520efaf4d9f",
+            "6755339b3a00bbf90c8d5a545f56be879102267ff68c125c84b60f393b95698c",
         ),
         (
             "posthog/paths_summary",
