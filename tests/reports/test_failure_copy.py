@@ -314,3 +314,35 @@ def test_a_window_is_within_the_ones_checked() -> None:
     assert within([(d[3], d[8]), (d[1], d[4])], d[1], d[8])  # joined
     assert not within([(d[1], d[3]), (d[4], d[8])], d[1], d[8])  # a gap
     assert not within([], d[1], d[2])
+
+
+def test_a_dashboards_report_takes_the_failures_as_arrow_with_the_same_report(
+    workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the copy, a dashboard's report (its scope shared) asks the database for the
+    failures as Arrow columns (COPY), past the size where a per-user answer is (lowered here to
+    every answer), and categorizes them in DuckDB: the report of the rows, to the byte."""
+    from usertrack.core.config import resolve_failures_file
+    from usertrack.reports import failures
+    from usertrack.reports.failures import failure_report, load_failure_rules
+    from usertrack.reports.failures_output import report_json
+    from usertrack.segments import profiles
+
+    monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
+    monkeypatch.setattr(profiles, "LARGE_RESULT", 0)
+    given: list[bool] = []  # whether categorize was given Arrow columns, each time
+    categorize = failures.categorize
+
+    def watched(spec: Any, con: Any, rows: Any, *args: Any, **kwargs: Any) -> int:
+        given.append(rows.arrow is not None)
+        return categorize(spec, con, rows, *args, **kwargs)
+
+    monkeypatch.setattr(failures, "categorize", watched)
+    rules = load_failure_rules(resolve_failures_file(None))
+    alone = report_json(failure_report(workspace, rules, AS_OF, days=7))
+    shared = workspace.scoped(workspace.scope.but(shared={}))
+    assert report_json(failure_report(shared, rules, AS_OF, days=7)) == alone
+    assert given == [False, True]
+    import json
+
+    assert json.loads(alone)["totals"]["tool_failures"] > 0

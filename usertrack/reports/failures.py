@@ -687,7 +687,15 @@ def _failure_report(
                 results = copied
                 arrived("neon/failures", copied["neon/failures"])
             else:
-                results = run_by_source({"neon": ws.sources["neon"]}, jobs, progress, arrived)
+                # a dashboard's report (its rows not remembered: see `categorize`) takes a
+                # large answer as Arrow columns, read by COPY and kept in the answer cache as
+                # such: no Python value per cell to make, pickle and load into DuckDB (at
+                # 200,000 users 180,000 failures, about 2 s of CPU for each of the live
+                # dashboard's two computations of the report)
+                shared = ("neon/failures",) if ws.scope.shared is not None else ()
+                results = run_by_source(
+                    {"neon": ws.sources["neon"]}, jobs, progress, arrived, as_arrow=shared
+                )
             categories, causes, tools, (users_with_failures,) = summarized[0].result()
         finally:
             # A query that failed: the summary under way, if any, ends before its DuckDB goes.

@@ -99,6 +99,7 @@ def run_by_source(
     arrived: Arrived | None = None,
     arrow_over: int | None = None,
     bundle: Collection[str] = (),
+    as_arrow: Collection[str] = (),
 ) -> dict[str, Result]:
     """Run every source's jobs, the sources at once, each on as many threads as it runs queries
     side by side (`lanes`: one for PostHog, one per query for PostgreSQL up to its connection
@@ -106,7 +107,8 @@ def run_by_source(
     lanes take its jobs in order; the results come back in job order, whatever order they
     finished in. `arrived` is called with each result as soon as it is fetched, on the thread
     that fetched it. A per-user result of more than `arrow_over` rows (default LARGE_RESULT)
-    comes as Arrow from a source that can give it. The sources named in `bundle` (the live
+    comes as Arrow from a source that can give it, and so does one of the jobs named in
+    `as_arrow` (by key), per-user or not. The sources named in `bundle` (the live
     PostHog source of a --by-segment run, whose own queries go beside these) answer their
     per-user queries as one bundle where they can: a query of PostHog's hourly budget instead
     of one each (usertrack.engines.cache CachedSource.run_many over a source with run_bundle).
@@ -160,7 +162,7 @@ def run_by_source(
                 token.check()
                 if progress:
                     progress(f"running {query.id} on {source.description}")
-                if query.per_user and source.arrow_results:
+                if (query.per_user or key in as_arrow) and source.arrow_results:
                     result = source.run(query, values, arrow_over=over)
                 else:
                     result = source.run(query, values)
