@@ -106,10 +106,14 @@ class Workspace:
             return floor_to_ttl(now_utc(), ttl)
         return now_utc()
 
-    def run_query(self, query_id: str, as_of: datetime, **params: Any) -> Result:
+    def run_query(
+        self, query_id: str, as_of: datetime, *, arrow_over: int | None = None, **params: Any
+    ) -> Result:
         """Run one query of the library on its source, with as_of, exclude_pattern and `params`.
 
-        Values are bound by the source, never pasted into the query text.
+        Values are bound by the source, never pasted into the query text. `arrow_over`: an
+        answer of more rows than that may come as an Arrow table (Result.arrow) from a source
+        that gives one (`Source.arrow_results`), else as rows.
         """
         grouped_run = self.scope.grouped_run
         if grouped_run is not None:
@@ -119,9 +123,15 @@ class Workspace:
         query, values = self.bind(query_id, as_of, **params)
         shared = self.scope.shared
         key = self._shared_key(query, values)
+        if key is not None and arrow_over is not None:
+            key = (*key, arrow_over)
         if shared is not None and key is not None and key in shared:
             return shared[key]  # type: ignore[no-any-return]
-        result = self.sources[query.folder].run(query, values)
+        source = self.sources[query.folder]
+        if arrow_over is not None and source.arrow_results:
+            result = source.run(query, values, arrow_over=arrow_over)
+        else:
+            result = source.run(query, values)
         if shared is not None and key is not None:
             shared[key] = result
         return result

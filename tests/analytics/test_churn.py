@@ -9,6 +9,7 @@ is out of its three event parts (recency, frequency, breadth), scaled to 100.
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -535,3 +536,70 @@ def test_a_demo_made_beside_a_database_of_yours_copies_nothing_of_it(
     assert result.exit_code == 0, result.stderr
     assert (home / "demo" / "manifest.json").is_file()
     assert not (home / "cache" / "app-mirror").exists()
+
+
+def test_the_app_facts_through_the_answer_cache_come_as_arrow_with_the_same_answer(
+    make_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the answer cache (DATABASE_URL: not the database asked directly), churn takes
+    the runs and accounts as the Arrow tables the database's COPY gives, scanned by DuckDB,
+    with the answer of their rows bound as lists (a source that gives no Arrow), its
+    characteristics read off the app's rows; and again from the cache's entries."""
+    from tests.handmade import SCHEMA
+    from usertrack.analytics.churn import run as churn_run
+    from usertrack.engines.postgres.source import PostgresSource
+
+    emails = {"a": "a@x.io", "b": "b@x.io", "d": "Late@x.io"}
+    records = [
+        record(n, event, datetime.fromisoformat(when).replace(tzinfo=UTC), pid, pid,
+               emails.get(pid, "" if pid == "anon" else f"{pid}@example.com"))
+        for n, (pid, event, when) in enumerate(EVENTS, 1)
+    ]  # fmt: skip
+    export = write_export(tmp_path / "app-events.jsonl", records)
+    url = make_database(SCHEMA + APP_ROWS)
+    kinds: list[str] = []  # how each app table reached DuckDB
+    with_app = churn_run._with_app
+
+    def watched(con: Any, app: Any, *args: Any) -> Any:
+        kinds.extend(type(columns).__name__ for _, columns in (app or {}).values())
+        return with_app(con, app, *args)
+
+    monkeypatch.setattr(churn_run, "_with_app", watched)
+    env = {"USERTRACK_EVENTS": str(export), "DATABASE_URL": url, "USERTRACK_APP_MIRROR": "0"}
+    home = str(tmp_path / "home")
+    with monkeypatch.context() as rows_only:
+        rows_only.setattr(PostgresSource, "arrow_results", False)
+        listed = run_json("churn", ARGS, as_of=AS_OF, USERTRACK_CACHE_TTL="0", **env)
+    assert kinds == ["dict", "dict", "dict"]
+    arrow = run_json("churn", ARGS, as_of=AS_OF, USERTRACK_HOME=home, **env)
+    assert kinds[3:] == ["Table", "Table", "Table"]
+    assert arrow == listed
+    assert run_json("churn", ARGS, as_of=AS_OF, USERTRACK_HOME=home, **env) == listed
+    assert kinds[6:] == ["Table", "Table", "Table"]
+    assert "run_count" in json.dumps(listed["characteristics"])
+
+
+def test_an_app_table_as_arrow_has_the_digest_of_its_lists() -> None:
+    """A kept churn answer names the app facts it was counted from by a digest: an Arrow
+    table of them (from the answer cache) has the digest of the same columns as lists."""
+    import pyarrow as pa
+
+    from usertrack.analytics.churn.app import RUNS
+    from usertrack.analytics.churn.kept import app_digest
+
+    class Done:
+        def __init__(self, value: Any) -> None:
+            self.value = value
+
+        def result(self) -> Any:
+            return self.value
+
+    lists = {"email": ["a@x.io", "", None], "run_count": [4, 1, None], "runs_completed": [3, 0, 2]}
+    table = pa.table(lists)
+    assert app_digest({"runs_now": Done((RUNS, table))}) == app_digest(
+        {"runs_now": Done((RUNS, lists))}
+    )
+    other = pa.table({**lists, "run_count": [4, 2, None]})
+    assert app_digest({"runs_now": Done((RUNS, other))}) != app_digest(
+        {"runs_now": Done((RUNS, lists))}
+    )

@@ -121,7 +121,13 @@ def app_facts(
             serial = (*query.settings, ("max_parallel_workers_per_gather", "0"))
             asked = replace(query, sql=sql, settings=serial)
             return types, source.run(asked, values).rows[0][0] or "{}"
-        result = ws.run_query(query_id, moment)
+        # As Arrow columns where the source gives them (a live database's answer cache keeps
+        # a per-user answer so): at 200,000 users the live weekly dashboard's runs and
+        # accounts made Python rows from it, then lists, bound to DuckDB one value at a time
+        # (about 0.8 s of CPU); an Arrow table is scanned by DuckDB as it is (run._with_app).
+        result = ws.run_query(query_id, moment, arrow_over=0)
+        if result.arrow is not None:
+            return types, result.arrow.select(list(types))
         at = {c: i for i, c in enumerate(result.columns)}
         return types, {c: [r[at[c]] for r in result.rows] for c in types}
 

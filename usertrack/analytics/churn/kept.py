@@ -74,12 +74,15 @@ def kept_churn(ws: Workspace, as_of: datetime, options: dict[str, Any]) -> KeptC
 
 def app_digest(app: dict[str, Any] | None) -> str:
     """A digest of the app's facts (`app`: each table's name to its future of the SQL types
-    of its columns and their values: one JSON text, or lists), waited for."""
+    of its columns and their values: one JSON text, lists, or an Arrow table, digested as its
+    lists), waited for."""
     if app is None:
         return "none"
     digest = hashlib.sha256()
     for name in sorted(app):
         types, columns = app[name].result()
+        if not isinstance(columns, str | dict):  # an Arrow table: the same as its lists
+            columns = {c: columns.column(c).to_pylist() for c in columns.column_names}
         text = columns if isinstance(columns, str) else repr(sorted(columns.items()))
         digest.update(repr((name, sorted(types.items()))).encode() + b"\0")
         digest.update(text.encode() + b"\0")

@@ -223,8 +223,8 @@ def _with_app(
 ) -> Churn:
     """_counted over the facts tables of `con`, with the app's tables made there: each from
     one JSON text of its columns (churn_app.app_facts), parsed in DuckDB, or from its columns
-    bound as lists; not through Arrow, which would import pyarrow and, where it is installed,
-    pandas for them."""
+    bound as lists; not made Arrow, which would import pyarrow and, where it is installed,
+    pandas for them, unless a source answered them as an Arrow table already (scanned so)."""
     runs_now = runs_then = None
     for name, (types, columns) in (app or {}).items():
         if isinstance(columns, str):
@@ -241,9 +241,16 @@ def _with_app(
                 f" FROM (SELECT json_extract($columns, [{paths}]) AS j)",
                 {"columns": columns},
             )
-        else:
+        elif isinstance(columns, dict):
             select = ", ".join(f"CAST(unnest(${c}) AS {t}) AS {c}" for c, t in types.items())
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select}", columns)
+        else:  # an Arrow table of those columns (a source's answer as it came): scanned as is
+            select = ", ".join(f'CAST("{c}" AS {t}) AS {c}' for c, t in types.items())
+            con.register("_app_in", columns)
+            try:
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select} FROM _app_in")
+            finally:
+                con.unregister("_app_in")
         runs_now, runs_then = "runs_now", "runs_then"
     try:
         result = _counted(con, as_of, period, starts, window, then if backtest else None,
