@@ -35,7 +35,7 @@ _SUMMARIES = tuple(
     for query_id, digest in (
         (
             "posthog/retention_summary",
-            "f746bc23315885e6f1c71fcbe4672431cb49551a4fae9d65940ef89f689be06a",
+            "20919ffb70aed2debc7e8c15e71ed120cea4ba653d6b471fdf0ae351f8d006c3",
         ),
         (
             "posthog/activity_summary",
