@@ -7,6 +7,7 @@ where the copy may not."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -179,8 +180,6 @@ def test_the_failure_report_is_the_same_with_and_without_the_copy(
     monkeypatch.setenv("USERTRACK_APP_MIRROR", "0")
     assert report_json(failure_report(workspace, rules, AS_OF, days=7)) == copied
     assert answered == [True, False]
-    import json
-
     trend = json.loads(copied)["trend"]
     assert len(trend) == 8 and sum(r["tool_failures"] + r["runs_failed"] for r in trend) > 0
 
@@ -343,6 +342,4 @@ def test_a_dashboards_report_takes_the_failures_as_arrow_with_the_same_report(
     shared = workspace.scoped(workspace.scope.but(shared={}))
     assert report_json(failure_report(shared, rules, AS_OF, days=7)) == alone
     assert given == [False, True]
-    import json
-
     assert json.loads(alone)["totals"]["tool_failures"] > 0
